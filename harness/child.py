@@ -1,0 +1,37 @@
+"""Entry point of the process that runs one engine session: `python -m harness.child`.
+
+Reads a SessionSpec as JSON on stdin and writes one JSON event per line to the original stdout;
+anything libraries print goes to stderr, which the parent sends to a log file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+from harness.session import SessionSpec, run_session
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    # Turn the parent's SIGTERM into an exception so the engine's context manager stops it.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> int:
+    spec = SessionSpec.from_json(sys.stdin.read())
+    events = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    def emit(event: dict[str, Any]) -> None:
+        events.write(json.dumps(event) + "\n")
+
+    run_session(spec, emit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The `harness` command line: list, run, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import config
+from harness.engines import ENGINES, EngineOptions, get_engine, validate_options
+from harness.errors import UsageError
+from harness.workloads import QUICK_SUITE, WORKLOADS, get_workload
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="workloads, engines and sizes")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    run = sub.add_parser("run", help="run workloads on engines; record, summarize, report")
+    run.add_argument("-w", "--workload", action="append", default=[],
+                     help="workload name (repeatable; default: the quick suite)")
+    run.add_argument("-e", "--engine", action="append", default=[],
+                     help="engine name (repeatable; default: every available engine)")
+    run.add_argument("--size", default="small", help=f"one of {', '.join(config.SIZES)}")
+    run.add_argument("--workers", type=int, help="worker processes (default: logical cores)")
+    run.add_argument("--threads", type=int, help="threads per worker")
+    run.add_argument("--repeat", type=int, default=config.DEFAULT_REPEAT,
+                     help="runs per cell, the first one cold (default: %(default)s)")
+    run.add_argument("--timeout", type=float, default=config.DEFAULT_CELL_TIMEOUT_S,
+                     help="seconds one run may take before it is recorded as a timeout")
+    run.add_argument("--out", type=Path, help="append records to this .jsonl file")
+    run.add_argument("--report-dir", type=Path, help="where to render the report")
+    run.add_argument("--no-report", action="store_true", help="skip rendering the report")
+    run.add_argument("--dask-address", help="use an existing Dask scheduler (dask-distributed)")
+    run.add_argument("--spark-master", help="use an existing Spark master URL (spark)")
+
+    rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
+    rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
+    rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"list": cmd_list, "run": cmd_run, "report": cmd_report}[args.command](args)
+    except UsageError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def catalogue() -> dict[str, Any]:
+    """Everything `harness list` shows, as data."""
+    engines = {name: {"description": cls.description, "kind": cls.kind,
+                      "available": cls.unavailable_reason() is None,
+                      "reason": cls.unavailable_reason()} for name, cls in ENGINES.items()}
+    workloads = {}
+    for name, w in WORKLOADS.items():
+        reasons = {e: w.unsupported_reason(cls.kind) for e, cls in ENGINES.items()}
+        workloads[name] = {
+            "section": w.section, "title": w.title,
+            "engines": [e for e, r in reasons.items() if r is None],
+            "unsupported": {e: r for e, r in reasons.items() if r is not None},
+            "sizes": {s: dict(p) for s, p in w.sizes.items()},
+        }
+    return {"workloads": workloads, "engines": engines, "sizes": config.SIZE_HELP,
+            "quick_suite": list(QUICK_SUITE), "sweeps": {}}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cat = catalogue()
+    if args.json:
+        print(json.dumps(cat, indent=2))
+        return 0
+    print("Workloads:")
+    for name, w in cat["workloads"].items():
+        print(f"  {name:<16} §{w['section']}  {w['title']}")
+        print(f"  {'':<16} engines: {', '.join(w['engines'])}")
+        for engine, reason in w["unsupported"].items():
+            print(f"  {'':<16} not on {engine}: {reason}")
+    print("Engines:")
+    for name, e in cat["engines"].items():
+        state = "available" if e["available"] else f"unavailable: {e['reason']}"
+        print(f"  {name:<16} {e['description']} [{state}]")
+    print("Sizes:")
+    for name, text in cat["sizes"].items():
+        print(f"  {name:<16} {text}")
+    return 0
+
+
+def resolve_engines(names: list[str]) -> tuple[list[str], list[str]]:
+    """Engines to run and notes on skipped ones; an explicitly named unavailable engine is an error."""
+    if names:
+        for name in names:
+            reason = get_engine(name).unavailable_reason()
+            if reason:
+                raise UsageError(f"engine {name} is unavailable: {reason}")
+        return list(dict.fromkeys(names)), []
+    chosen, notes = [], []
+    for name, cls in ENGINES.items():
+        reason = cls.unavailable_reason()
+        if reason:
+            notes.append(f"skipping {name}: {reason}")
+        else:
+            chosen.append(name)
+    return chosen, notes
+
+
+def validate_run_args(
+    args: argparse.Namespace,
+) -> tuple[list[str], list[str], EngineOptions, list[str]]:
+    """Check every flag before anything is written; return workloads, engines, options, notes."""
+    workloads = list(dict.fromkeys(args.workload)) or list(QUICK_SUITE)
+    for name in workloads:
+        get_workload(name)
+    for name in args.engine:
+        get_engine(name)
+    if args.size not in config.SIZES:
+        raise UsageError(f"unknown size {args.size!r}; choose one of: {', '.join(config.SIZES)}")
+    if args.repeat < 1:
+        raise UsageError(f"--repeat must be at least 1 (the cold run), got {args.repeat}")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
+    options = EngineOptions(workers=args.workers, threads=args.threads,
+                            dask_address=args.dask_address, spark_master=args.spark_master)
+    validate_options(options)
+    engines, notes = resolve_engines(args.engine)
+    return workloads, engines, options, notes
+
+
+def _writable_file(path: Path, flag: str) -> Path:
+    if path.exists() and path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; give a .jsonl file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise UsageError(f"{flag} {path}: directory {parent} is not writable; choose another path")
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.console import run_with_progress
+
+    workloads, engines, options, notes = validate_run_args(args)
+    out = _writable_file(args.out, "--out") if args.out else None
+    for note in notes:
+        print(f"harness: {note}", file=sys.stderr)
+    return run_with_progress(args, workloads, engines, options, out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.records import read_records
+    from harness.report import render_report
+
+    records = read_records(args.results)
+    if not records:
+        raise UsageError("the results files hold no records; run `harness run` first")
+    out = render_report(records, args.out or config.reports_dir() / "latest")
+    print(f"report: {out / 'report.html'}")
+    return 0

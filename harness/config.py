@@ -1,0 +1,45 @@
+"""Every engine and size setting lives here, so records can state exactly what ran."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SIZES: tuple[str, ...] = ("tiny", "small", "seed")
+SIZE_HELP = {
+    "tiny": "seconds on every engine; for tests",
+    "small": "the quick suite",
+    "seed": "the chapter's own sizes (5 CSV files x 1,000,000 rows, 8 x 1 s sleeps)",
+}
+
+DEFAULT_REPEAT = 3
+DEFAULT_CELL_TIMEOUT_S = 600.0
+MAX_WORKERS = 256
+MAX_THREADS = 256
+
+# The sampler's period: one sweep over a handful of processes costs 3-5 ms here.
+MEMORY_SAMPLE_INTERVAL_S = 0.02
+
+# Spark: Arrow batches of 10,000 rows made a 5M-row conversion 10x slower than 1,000,000.
+SPARK_ARROW_BATCH_ROWS = 1_000_000
+SPARK_DRIVER_MEMORY = "4g"
+
+
+def logical_cores() -> int:
+    return os.cpu_count() or 1
+
+
+def data_dir() -> Path:
+    """Where generated datasets are cached; HARNESS_DATA_DIR overrides."""
+    env = os.environ.get("HARNESS_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pydata-harness"
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get("HARNESS_RESULTS_DIR", "results"))
+
+
+def reports_dir() -> Path:
+    return Path(os.environ.get("HARNESS_REPORTS_DIR", "reports"))

@@ -1,0 +1,137 @@
+"""Deterministic datasets, generated once per (kind, size, seed) and cached on disk with a manifest.
+
+Every engine reads the same files, so an engine's answer can be checked against the reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.config import data_dir
+from harness.errors import UsageError
+
+GENERATOR_VERSION = 1
+CATEGORIES = ("A", "B", "C", "D")
+START = pd.Timestamp("2024-01-01 00:00:00")
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class CsvSpec:
+    """The chapter's CSV parts: id, value, category (A-D), timestamp (1 s apart)."""
+
+    files: int
+    rows_per_file: int
+    seed: int = 42
+
+    @property
+    def rows(self) -> int:
+        return self.files * self.rows_per_file
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A generated dataset on disk."""
+
+    kind: str
+    path: Path
+    files: tuple[Path, ...]
+    manifest: dict
+
+    @property
+    def glob(self) -> str:
+        return str(self.path / "part-*.csv")
+
+
+CSV_SCHEMA = {"id": "int64", "value": "float64", "category": "string", "timestamp": "datetime64[s]"}
+
+
+def csv_part(spec: CsvSpec, index: int) -> pd.DataFrame:
+    """Part `index` of the dataset: its own seeded stream, so parts can be made independently."""
+    rng = np.random.default_rng([spec.seed, index])
+    n = spec.rows_per_file
+    first = index * n
+    return pd.DataFrame(
+        {
+            "id": np.arange(first, first + n, dtype="int64"),
+            "value": rng.standard_normal(n),
+            "category": np.asarray(CATEGORIES)[rng.integers(0, len(CATEGORIES), n)],
+            "timestamp": START + pd.to_timedelta(np.arange(first, first + n), unit="s"),
+        }
+    )
+
+
+def _write_csv_parts(spec: CsvSpec, target: Path) -> list[dict]:
+    entries = []
+    for i in range(spec.files):
+        path = target / f"part-{i:03d}.csv"
+        csv_part(spec, i).to_csv(path, index=False, date_format=TIMESTAMP_FORMAT)
+        entries.append({"name": path.name, "rows": spec.rows_per_file, "sha256": _sha256(path)})
+    return entries
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _dataset_name(kind: str, spec: CsvSpec) -> str:
+    return f"{kind}-f{spec.files}-r{spec.rows_per_file}-s{spec.seed}-v{GENERATOR_VERSION}"
+
+
+def _materialize(kind: str, name: str, make: Callable[[Path], list[dict]], meta: dict) -> Dataset:
+    """Return the cached dataset `name`, generating it into a temp dir and renaming atomically."""
+    root = data_dir()
+    final = root / name
+    manifest_path = final / "manifest.json"
+    if not manifest_path.exists():
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create data directory {root} ({exc.strerror}); set HARNESS_DATA_DIR"
+            ) from exc
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+        try:
+            files = make(tmp)
+            manifest = {"kind": kind, "generator_version": GENERATOR_VERSION, **meta, "files": files}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not manifest_path.exists():  # not a concurrent writer that won the race
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    manifest = json.loads(manifest_path.read_text())
+    files = tuple(final / f["name"] for f in manifest["files"])
+    return Dataset(kind=kind, path=final, files=files, manifest=manifest)
+
+
+def csv_dataset(spec: CsvSpec) -> Dataset:
+    """The chapter's CSV parts for `spec`, generated on first use."""
+    meta = {"files_count": spec.files, "rows_per_file": spec.rows_per_file, "seed": spec.seed,
+            "rows": spec.rows, "columns": CSV_SCHEMA}
+    return _materialize("csv", _dataset_name("csv", spec), lambda d: _write_csv_parts(spec, d), meta)
+
+
+def read_csv_pandas(dataset: Dataset) -> pd.DataFrame:
+    """The reference reader: every part, concatenated, with the declared dtypes."""
+    frames = [pd.read_csv(f, dtype=_PANDAS_DTYPES, parse_dates=["timestamp"]) for f in dataset.files]
+    return pd.concat(frames, ignore_index=True)
+
+
+_PANDAS_DTYPES = {"id": "int64", "value": "float64", "category": "object"}

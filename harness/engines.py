@@ -1,0 +1,425 @@
+"""Engines: small adapters that start, run a workload body, and stop with nothing left running.
+
+Every setting an engine uses is in its `config()`, which is written into each record.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from harness import config
+from harness.errors import UsageError
+from harness.workloads.base import Context, Workload
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What a user may choose for an engine; None means the engine's default."""
+
+    workers: int | None = None
+    threads: int | None = None
+    dask_address: str | None = None
+    spark_master: str | None = None
+
+
+class Engine(ABC):
+    """A running engine; use as a context manager."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    description: ClassVar[str]
+
+    def __init__(self, options: EngineOptions) -> None:
+        self.options = options
+        self.startup_s: float | None = None
+        self.n_tasks: int | None = None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this engine cannot run on this machine, or None if it can."""
+        return None
+
+    @property
+    @abstractmethod
+    def n_workers(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def threads_per_worker(self) -> int: ...
+
+    @property
+    def slots(self) -> int:
+        return self.n_workers * self.threads_per_worker
+
+    def context(self) -> Context:
+        return Context(self.slots, self.n_workers, self.threads_per_worker)
+
+    def config(self) -> dict[str, Any]:
+        return {"engine": self.name, "n_workers": self.n_workers,
+                "threads_per_worker": self.threads_per_worker}
+
+    def _start(self) -> None:
+        """Bring the engine to the point where it can run work."""
+
+    def _stop(self) -> None:
+        """Release everything `_start` acquired."""
+
+    def __enter__(self) -> Engine:
+        t0 = time.perf_counter()
+        try:
+            self._start()
+        except BaseException:
+            self._stop()
+            raise
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def run(self, workload: Workload, inputs: Any) -> Any:
+        """Run the workload's body for this engine's kind and return its answer."""
+        self.n_tasks = None
+        body = workload.body(self.kind)
+        if body is None:
+            raise UsageError(f"{workload.name} cannot run on {self.name}")
+        return self._call(body, inputs)
+
+    @abstractmethod
+    def _call(self, body: Callable[..., Any], inputs: Any) -> Any: ...
+
+
+def _count(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+class PandasEngine(Engine):
+    name = "pandas"
+    kind = "reference"
+    description = "the sequential reference: plain pandas / NumPy / Python on one core"
+
+    n_workers = 1  # type: ignore[assignment]
+    threads_per_worker = 1  # type: ignore[assignment]
+
+    def _call(self, body: Callable[..., Any], inputs: Any) -> Any:
+        return body(inputs, self.context())
+
+
+class DaskEngine(Engine):
+    """Shared by every Dask scheduler: the same body, the scheduler passed per compute."""
+
+    kind = "dask"
+
+    def __init__(self, options: EngineOptions) -> None:
+        super().__init__(options)
+        self._graphs: list[tuple[Any, ...]] = []
+
+    def scheduler_kwargs(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def compute(self, *collections: Any) -> tuple[Any, ...]:
+        import dask
+
+        self._graphs.append(collections)
+        return dask.compute(*collections, **self.scheduler_kwargs())
+
+    def _call(self, body: Callable[..., Any], inputs: Any) -> Any:
+        self._graphs = []
+        answer = body(inputs, self.compute, self.context())
+        self.n_tasks = self._task_count()
+        return answer
+
+    def _task_count(self) -> int | None:
+        """Tasks in the optimized graphs computed, counted after the timed section."""
+        from dask._expr import FinalizeCompute
+        from dask.base import collections_to_expr
+
+        try:
+            return sum(
+                len(FinalizeCompute(collections_to_expr(c, True)).optimize().__dask_graph__())
+                for c in self._graphs
+            )
+        except Exception:  # a graph we cannot count is not a failed run
+            return None
+
+
+class DaskSyncEngine(DaskEngine):
+    name = "dask-sync"
+    description = "Dask, synchronous scheduler (one thread, no parallelism)"
+    n_workers = 1  # type: ignore[assignment]
+    threads_per_worker = 1  # type: ignore[assignment]
+
+    def scheduler_kwargs(self) -> dict[str, Any]:
+        return {"scheduler": "synchronous"}
+
+
+class DaskThreadsEngine(DaskEngine):
+    name = "dask-threads"
+    description = "Dask, threaded scheduler, num_workers = threads"
+
+    @property
+    def n_workers(self) -> int:
+        return 1
+
+    @property
+    def threads_per_worker(self) -> int:
+        return _count(self.options.threads, config.logical_cores())
+
+    def scheduler_kwargs(self) -> dict[str, Any]:
+        return {"scheduler": "threads", "num_workers": self.threads_per_worker}
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "scheduler": "threads", "num_workers": self.threads_per_worker}
+
+
+def _warm_worker() -> int:
+    # Imports that every real task needs, paid once at start-up rather than in the cold run.
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+
+    time.sleep(0.2)
+    return os.getpid()
+
+
+class DaskProcessesEngine(DaskEngine):
+    name = "dask-processes"
+    description = "Dask, multiprocessing scheduler, num_workers = workers (one pool per session)"
+
+    def __init__(self, options: EngineOptions) -> None:
+        super().__init__(options)
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def n_workers(self) -> int:
+        return _count(self.options.workers, config.logical_cores())
+
+    @property
+    def threads_per_worker(self) -> int:
+        return 1
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
+        pids = {f.result() for f in [self._pool.submit(_warm_worker)
+                                     for _ in range(self.n_workers)]}
+        self.worker_pids = sorted(pids)
+
+    def _stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def scheduler_kwargs(self) -> dict[str, Any]:
+        return {"scheduler": "processes", "num_workers": self.n_workers, "pool": self._pool}
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "scheduler": "processes", "num_workers": self.n_workers,
+                "pool": "ProcessPoolExecutor(spawn), started once per session"}
+
+
+class DaskDistributedEngine(DaskEngine):
+    name = "dask-distributed"
+    description = "distributed.LocalCluster(n_workers=workers, threads_per_worker=threads)"
+
+    def __init__(self, options: EngineOptions) -> None:
+        super().__init__(options)
+        self._cluster: Any = None
+        self.client: Any = None
+
+    @property
+    def n_workers(self) -> int:
+        if self.client is not None and self.options.dask_address:
+            return len(self.client.scheduler_info()["workers"])
+        return _count(self.options.workers, config.logical_cores())
+
+    @property
+    def threads_per_worker(self) -> int:
+        return _count(self.options.threads, 1)
+
+    def _start(self) -> None:
+        from distributed import Client, LocalCluster
+
+        if self.options.dask_address:
+            self.client = Client(self.options.dask_address)
+            return
+        self._cluster = LocalCluster(
+            n_workers=self.n_workers, threads_per_worker=self.threads_per_worker,
+            processes=True, host="127.0.0.1", dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        self.client = Client(self._cluster)
+
+    def _stop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def scheduler_kwargs(self) -> dict[str, Any]:
+        return {"scheduler": self.client}
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "address": self.options.dask_address or "LocalCluster",
+                "processes": True, "host": "127.0.0.1", "dashboard": None,
+                "memory_limit_per_worker": "auto (total / workers)"}
+
+
+def java_path() -> str | None:
+    """The java binary Spark will use: JAVA_HOME first, then PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return os.path.join(home, "bin", "java")
+    return shutil.which("java")
+
+
+def java_version() -> str | None:
+    java = java_path()
+    if java is None:
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = (out.stderr or out.stdout).splitlines()
+    return first[0].strip() if first else None
+
+
+class SparkEngine(Engine):
+    name = "spark"
+    kind = "spark"
+    description = "PySpark, local[workers*threads] (or an existing master URL)"
+
+    def __init__(self, options: EngineOptions) -> None:
+        super().__init__(options)
+        self.session: Any = None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            return "pyspark is not installed; pip install pyspark"
+        if java_path() is None:
+            return "no Java found for Spark; install OpenJDK 17 and put java on PATH or set JAVA_HOME"
+        return None
+
+    @property
+    def n_workers(self) -> int:
+        return _count(self.options.workers, config.logical_cores())
+
+    @property
+    def threads_per_worker(self) -> int:
+        return _count(self.options.threads, 1)
+
+    def spark_conf(self) -> dict[str, str]:
+        """Every Spark setting the harness makes, in one place."""
+        slots = str(self.slots)
+        return {
+            "spark.master": self.options.spark_master or f"local[{slots}]",
+            "spark.app.name": "pydata-harness",
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.memory": config.SPARK_DRIVER_MEMORY,
+            "spark.sql.shuffle.partitions": slots,
+            "spark.default.parallelism": slots,
+            "spark.sql.adaptive.enabled": "true",
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            "spark.sql.execution.arrow.maxRecordsPerBatch": str(config.SPARK_ARROW_BATCH_ROWS),
+            "spark.sql.session.timeZone": "UTC",
+            "spark.python.worker.reuse": "true",
+        }
+
+    def _start(self) -> None:
+        reason = self.unavailable_reason()
+        if reason:
+            raise UsageError(reason)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("TZ", "UTC")
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder
+        for key, value in self.spark_conf().items():
+            builder = builder.config(key, value)
+        self.session = builder.getOrCreate()
+        self.session.sparkContext.setLogLevel("ERROR")
+        # The first job pays for Python worker start-up; that belongs to start-up, not to compute.
+        self.session.sparkContext.parallelize(range(self.slots), self.slots).count()
+
+    def _stop(self) -> None:
+        from pyspark import SparkContext
+
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+        shutdown_jvm(SparkContext)
+
+    def _call(self, body: Callable[..., Any], inputs: Any) -> Any:
+        return body(self.session, inputs, self.context())
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "spark_conf": self.spark_conf(), "java": java_version()}
+
+
+def shutdown_jvm(spark_context_cls: Any) -> None:
+    """Stop the py4j gateway and its JVM, so a stopped engine leaves no process behind."""
+    gateway = getattr(spark_context_cls, "_gateway", None)
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    try:
+        gateway.shutdown()
+    except Exception:  # the JVM may already be gone; it is the process we care about
+        pass
+    if proc is not None:
+        _terminate(proc)
+    spark_context_cls._gateway = None
+    spark_context_cls._jvm = None
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    try:
+        proc.stdin and proc.stdin.close()  # the launcher exits when its stdin closes
+        proc.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+ENGINES: dict[str, type[Engine]] = {
+    cls.name: cls
+    for cls in (PandasEngine, DaskSyncEngine, DaskThreadsEngine, DaskProcessesEngine,
+                DaskDistributedEngine, SparkEngine)
+}
+
+
+def get_engine(name: str) -> type[Engine]:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        known = ", ".join(ENGINES)
+        raise UsageError(f"unknown engine {name!r}; choose one of: {known}") from None
+
+
+def validate_options(options: EngineOptions) -> None:
+    """Reject worker and thread counts no engine can honour."""
+    for flag, value, limit in (("--workers", options.workers, config.MAX_WORKERS),
+                               ("--threads", options.threads, config.MAX_THREADS)):
+        if value is not None and not 1 <= value <= limit:
+            raise UsageError(f"{flag} must be between 1 and {limit}, got {value}")

@@ -1,0 +1,177 @@
+"""The result record: one versioned JSON object per line, written and read only by this module."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.errors import UsageError
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "mismatch", "error", "timeout", "unsupported")
+LIBRARIES = ("python", "dask", "distributed", "pandas", "numpy", "pyarrow", "pyspark")
+
+
+@dataclass
+class Record:
+    """One measured (or refused) run of one workload on one engine."""
+
+    run_id: str
+    workload: str
+    engine: str
+    size: str
+    status: str
+    params: dict[str, Any] = field(default_factory=dict)
+    n_workers: int = 1
+    threads_per_worker: int = 1
+    repeat: int = 0
+    error: str | None = None
+    wall_s: float | None = None
+    startup_s: float | None = None
+    cpu_s: float | None = None
+    peak_tree_rss_bytes: int | None = None
+    peak_tree_hwm_bytes: int | None = None
+    baseline_tree_rss_bytes: int | None = None
+    peak_driver_rss_bytes: int | None = None
+    n_tasks: int | None = None
+    check: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    engine_config: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    timestamp: str = field(default_factory=lambda: now_iso())
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_jsonable,
+                          allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING}
+        missing = required - data.keys()
+        if missing:
+            raise ValueError(f"missing fields {sorted(missing)}")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {version!r}, this harness reads {SCHEMA_VERSION}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars and other stragglers; NaN/inf become null, never invalid JSON."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def append_records(path: Path, records: list[Record]) -> None:
+    """Append whole lines with one write each, so a crash never leaves half a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        for record in records:
+            os.write(fd, (record.to_json() + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_records(paths: list[Path]) -> list[Record]:
+    """Every record in the files; a file that is missing or corrupt is a UsageError naming it."""
+    records: list[Record] = []
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"results file {path} does not exist; pass a .jsonl written by "
+                             "`harness run`")
+        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(Record.from_dict(json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                raise UsageError(f"{path}:{lineno} is not a valid harness record ({exc}); "
+                                 "remove that line or re-run `harness run`") from None
+    return records
+
+
+def collect_env() -> dict[str, Any]:
+    """Host and library facts, gathered once per run."""
+    from harness.engines import java_version
+
+    versions = {name: _version(name) for name in LIBRARIES}
+    versions["python"] = platform.python_version()
+    return {
+        **versions,
+        "java": java_version(),
+        "cpu_model": _cpu_model(),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "total_memory_bytes": psutil.virtual_memory().total,
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "hostname": platform.node(),
+        "harness_version": _version("pydata-parallel-harness"),
+        "harness_commit": git_commit(),
+    }
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str | None:
+    """The harness's commit: HARNESS_COMMIT (asv sets it), else the checkout around the code or cwd."""
+    if os.environ.get("HARNESS_COMMIT"):
+        return os.environ["HARNESS_COMMIT"]
+    for where in (Path(__file__).resolve().parent, Path.cwd()):
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
+                                 text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return None

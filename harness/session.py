@@ -1,0 +1,151 @@
+"""One engine session: start the engine once, then measure and check every requested run.
+
+Runs in a child process under `harness run` (see runner.py) and in-process under asv and tests.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import pickle
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import data_dir
+from harness.datasets import GENERATOR_VERSION
+from harness.engines import Engine, EngineOptions, get_engine
+from harness.measure import TreeSampler
+from harness.records import Record
+from harness.workloads import get_workload
+from harness.workloads.base import Context, Workload
+
+Emit = Callable[[dict[str, Any]], None]
+REFERENCE_CONTEXT = Context(slots=1, n_workers=1, threads_per_worker=1)
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """Everything a session needs; JSON-serializable so a child process can receive it."""
+
+    run_id: str
+    engine: str
+    workloads: tuple[str, ...]
+    size: str
+    repeats: int
+    options: EngineOptions
+    env: dict[str, Any]
+
+    def to_json(self) -> str:
+        data = {**self.__dict__, "options": self.options.__dict__}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> SessionSpec:
+        data = json.loads(text)
+        data["options"] = EngineOptions(**data["options"])
+        data["workloads"] = tuple(data["workloads"])
+        return cls(**data)
+
+
+def one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+def expected_answer(workload: Workload, params: dict[str, Any], inputs: Any) -> Any:
+    """The reference answer, cached on disk beside the data so each engine need not recompute it."""
+    if workload.expected is not None:
+        return workload.expected(inputs)
+    key = hashlib.sha256(json.dumps([workload.name, params, GENERATOR_VERSION],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    path = data_dir() / "expected" / f"{workload.name}-{key}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    answer = workload.reference(inputs, REFERENCE_CONTEXT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{time.monotonic_ns()}.tmp")
+    tmp.write_bytes(pickle.dumps(answer))
+    tmp.replace(path)
+    return answer
+
+
+def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat: int,
+                params: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "run_id": spec.run_id, "workload": workload, "engine": spec.engine, "size": spec.size,
+        "params": params, "repeat": repeat, "env": spec.env,
+    }
+    if engine is None:  # a run that never started: state what would have run
+        engine = get_engine(spec.engine)(spec.options)
+    return fields | {"n_workers": engine.n_workers, "threads_per_worker": engine.threads_per_worker,
+                     "startup_s": engine.startup_s, "engine_config": engine.config()}
+
+
+def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
+            fields: dict[str, Any]) -> Record:
+    """Run the workload once on a started engine; time it, sample the tree, check the answer."""
+    gc.collect()
+    try:
+        with TreeSampler() as sampler:
+            t0 = time.perf_counter()
+            answer = engine.run(workload, inputs)
+            wall = time.perf_counter() - t0
+    except Exception as exc:
+        return Record(status="error", error=one_line(exc), **fields)
+    m = sampler.result
+    check = workload.check(expected, answer)
+    extra = workload.metrics(fields["params"], engine.context()) if workload.metrics else {}
+    return Record(
+        status="ok" if check.ok else "mismatch",
+        error=None if check.ok else "answer differs from the reference",
+        wall_s=wall, cpu_s=m.cpu_s, peak_tree_rss_bytes=m.peak_tree_rss_bytes,
+        peak_tree_hwm_bytes=m.peak_tree_hwm_bytes,
+        baseline_tree_rss_bytes=m.baseline_tree_rss_bytes,
+        peak_driver_rss_bytes=m.peak_driver_rss_bytes, n_tasks=engine.n_tasks,
+        check={"ok": check.ok, **check.detail},
+        metrics={**extra, "max_processes": m.max_processes, "memory_samples": m.samples,
+                 "sampler_cpu_s": m.sampler_cpu_s, "hwm_exact": m.hwm_exact},
+        **fields,
+    )
+
+
+def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit) -> Iterator[Record]:
+    """Prepare one workload's inputs, then yield one record per repeat."""
+    workload = get_workload(name)
+    params = workload.params(spec.size)
+    emit({"event": "prepare", "workload": name})
+    try:
+        inputs = workload.prepare(params)
+        expected = expected_answer(workload, params, inputs)
+    except Exception as exc:
+        for repeat in range(spec.repeats):
+            yield Record(status="error", error=f"preparing inputs: {one_line(exc)}",
+                         **base_record(spec, engine, name, repeat, params))
+        return
+    for repeat in range(spec.repeats):
+        emit({"event": "cell", "workload": name, "repeat": repeat})
+        yield measure(engine, workload, inputs, expected,
+                      base_record(spec, engine, name, repeat, params))
+
+
+def run_session(spec: SessionSpec, emit: Emit) -> None:
+    """Start the engine once and run every workload of the spec, emitting each record."""
+    emit({"event": "starting"})
+    try:
+        engine = get_engine(spec.engine)(spec.options)
+        engine.__enter__()
+    except Exception as exc:
+        emit({"event": "start-failed", "error": one_line(exc)})
+        return
+    try:
+        emit({"event": "started", "startup_s": engine.startup_s})
+        for name in spec.workloads:
+            for record in run_workload(spec, engine, name, emit):
+                emit({"event": "record", "record": json.loads(record.to_json())})
+    finally:
+        emit({"event": "stopping"})
+        engine.__exit__(None, None, None)
+    emit({"event": "done"})

@@ -1,0 +1,125 @@
+"""Records to a tidy frame, then one summary row per (workload, engine, configuration).
+
+Pure functions shared by the CLI's summary table and the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from harness.records import Record
+
+REFERENCE_ENGINE = "pandas"
+GROUP = ["workload", "size", "engine", "n_workers", "threads_per_worker"]
+STATUS_ORDER = ["error", "timeout", "mismatch", "unsupported", "ok"]
+
+
+def tidy(records: list[Record]) -> pd.DataFrame:
+    """One row per record, nested metrics flattened to `metric.<name>` columns."""
+    rows = []
+    for rec in records:
+        row = {k: v for k, v in dataclasses.asdict(rec).items()
+               if k not in ("env", "engine_config", "check", "metrics", "params")}
+        row |= {f"metric.{k}": v for k, v in rec.metrics.items()}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _worst(statuses: pd.Series) -> str:
+    present = set(statuses)
+    return next(s for s in STATUS_ORDER if s in present)
+
+
+def _summarize_group(g: pd.DataFrame) -> dict[str, object]:
+    ok = g[g["status"] == "ok"]
+    cold = ok.loc[ok["repeat"] == 0, "wall_s"]
+    warm = ok.loc[ok["repeat"] > 0, "wall_s"]
+    out = {
+        "status": _worst(g["status"]),
+        "runs": len(g),
+        "ok_runs": len(ok),
+        "cold_s": cold.iloc[0] if len(cold) else float("nan"),
+        "warm_s": warm.median() if len(warm) else float("nan"),
+        "warm_min_s": warm.min() if len(warm) else float("nan"),
+        "startup_s": g["startup_s"].dropna().max() if g["startup_s"].notna().any() else float("nan"),
+        "cpu_s": ok["cpu_s"].median() if len(ok) else float("nan"),
+        "baseline_tree_bytes": ok["baseline_tree_rss_bytes"].median() if len(ok) else float("nan"),
+        "peak_tree_bytes": ok["peak_tree_rss_bytes"].max() if len(ok) else float("nan"),
+        "peak_tree_hwm_bytes": ok["peak_tree_hwm_bytes"].max() if len(ok) else float("nan"),
+        "peak_driver_bytes": ok["peak_driver_rss_bytes"].max() if len(ok) else float("nan"),
+        "n_tasks": ok["n_tasks"].max() if len(ok) and ok["n_tasks"].notna().any() else float("nan"),
+        "error": next((e for e in g["error"] if e), ""),
+    }
+    for col in [c for c in g.columns if c.startswith("metric.")]:
+        vals = ok[col].dropna()
+        if len(vals) and pd.api.types.is_numeric_dtype(vals):
+            out[col] = vals.iloc[0]
+    out["best_s"] = out["warm_s"] if pd.notna(out["warm_s"]) else out["cold_s"]
+    return out
+
+
+def summarize(records: list[Record]) -> pd.DataFrame:
+    """One row per configuration, with the speed ratio to the pandas reference of the same size."""
+    frame = tidy(records)
+    if frame.empty:
+        return frame
+    rows = pd.DataFrame([
+        dict(zip(GROUP, key, strict=True)) | _summarize_group(group)
+        for key, group in frame.groupby(GROUP, sort=False, dropna=False)
+    ])
+    ref = rows[rows["engine"] == REFERENCE_ENGINE].groupby(["workload", "size"])["best_s"].min()
+    keys = list(zip(rows["workload"], rows["size"], strict=True))
+    rows["reference_s"] = [ref.get(k, float("nan")) for k in keys]
+    rows["speedup"] = rows["reference_s"] / rows["best_s"]
+    rows["peak_growth_bytes"] = rows["peak_tree_bytes"] - rows["baseline_tree_bytes"]
+    return rows
+
+
+def ratio_words(speedup: float) -> str:
+    """pyperf's plain wording: '2.10x faster', '1.40x slower', 'same'."""
+    if pd.isna(speedup) or speedup <= 0:
+        return ""
+    if abs(speedup - 1) < 0.005:
+        return "same"
+    if speedup > 1:
+        return f"{speedup:.2f}x faster"
+    return f"{1 / speedup:.2f}x slower"
+
+
+def fmt_bytes(value: float) -> str:
+    if pd.isna(value):
+        return ""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(value) >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def fmt_seconds(value: float) -> str:
+    if pd.isna(value):
+        return ""
+    if value < 0.01:
+        return f"{value * 1000:.2f} ms"
+    return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+
+
+def display_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Summary rows formatted for people: the columns the CLI and the report both print."""
+    if rows.empty:
+        return rows
+    return pd.DataFrame({
+        "workload": rows["workload"],
+        "engine": rows["engine"],
+        "workers x threads": [f"{w}x{t}" for w, t in
+                              zip(rows["n_workers"], rows["threads_per_worker"], strict=True)],
+        "status": rows["status"],
+        "cold": rows["cold_s"].map(fmt_seconds),
+        "warm (median)": rows["warm_s"].map(fmt_seconds),
+        "vs pandas": rows["speedup"].map(ratio_words),
+        "start-up": rows["startup_s"].map(fmt_seconds),
+        "peak tree mem": rows["peak_tree_bytes"].map(fmt_bytes),
+        "driver peak": rows["peak_driver_bytes"].map(fmt_bytes),
+        "tasks": rows["n_tasks"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
+    })

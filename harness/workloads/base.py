@@ -1,0 +1,98 @@
+"""What a workload is: one definition shared by every engine, plus its reference and check."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+ENGINE_KINDS = ("reference", "dask", "spark")
+
+
+class Compute(Protocol):
+    """Materializes Dask collections on the engine's scheduler, like `dask.compute`."""
+
+    def __call__(self, *collections: Any) -> tuple[Any, ...]: ...
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Whether an answer matches the reference, and by how much it differs."""
+
+    ok: bool
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a workload body may know about the engine running it."""
+
+    slots: int
+    n_workers: int
+    threads_per_worker: int
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One workload of the chapter, defined once for every engine."""
+
+    name: str
+    section: str
+    title: str
+    sizes: Mapping[str, Mapping[str, Any]]
+    prepare: Callable[[Mapping[str, Any]], Any]
+    reference: Callable[[Any, Context], Any]
+    check: Callable[[Any, Any], CheckResult]
+    dask: Callable[[Any, Compute, Context], Any] | None = None
+    spark: Callable[[Any, Any, Context], Any] | None = None
+    expected: Callable[[Any], Any] | None = None
+    metrics: Callable[[Mapping[str, Any], Context], dict[str, Any]] | None = None
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+
+    def params(self, size: str) -> dict[str, Any]:
+        return dict(self.sizes[size])
+
+    def body(self, kind: str) -> Callable[..., Any] | None:
+        return {"reference": self.reference, "dask": self.dask, "spark": self.spark}[kind]
+
+    def unsupported_reason(self, kind: str) -> str | None:
+        """Why this workload cannot run on an engine of `kind`, or None if it can."""
+        if kind in self.unsupported:
+            return self.unsupported[kind]
+        if self.body(kind) is None:
+            return f"{self.name} has no {kind} implementation"
+        return None
+
+
+def check_scalar(expected: float, actual: float, rtol: float = 1e-9) -> CheckResult:
+    """Relative comparison of two numbers."""
+    diff = abs(float(actual) - float(expected))
+    scale = max(abs(float(expected)), 1e-300)
+    ok = math.isclose(float(actual), float(expected), rel_tol=rtol, abs_tol=0.0)
+    return CheckResult(ok, {"expected": expected, "actual": actual, "rel_diff": diff / scale,
+                            "rtol": rtol})
+
+
+def check_frame(expected: pd.DataFrame, actual: pd.DataFrame, rtol: float = 1e-9) -> CheckResult:
+    """Same index, columns and values within a relative tolerance (NaNs must match)."""
+    detail: dict[str, Any] = {"rtol": rtol, "rows": len(expected)}
+    if list(actual.columns) != list(expected.columns):
+        return CheckResult(False, {**detail, "problem": "columns differ",
+                                   "expected": list(expected.columns),
+                                   "actual": list(actual.columns)})
+    if list(actual.index) != list(expected.index):
+        return CheckResult(False, {**detail, "problem": "index differs",
+                                   "expected": [str(i) for i in expected.index],
+                                   "actual": [str(i) for i in actual.index]})
+    exp = expected.to_numpy(dtype="float64")
+    act = actual.to_numpy(dtype="float64")
+    nan_ok = bool(np.array_equal(np.isnan(exp), np.isnan(act)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(act - exp) / np.maximum(np.abs(exp), 1e-300)
+    max_rel = float(np.nanmax(rel)) if rel.size and not np.all(np.isnan(rel)) else 0.0
+    ok = nan_ok and max_rel <= rtol
+    return CheckResult(ok, {**detail, "max_rel_diff": max_rel, "nan_pattern_equal": nan_ok})
