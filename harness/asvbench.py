@@ -1,0 +1,168 @@
+"""Support for the thin asv layer in benchmarks/: engines started once per process, checked runs.
+
+asv runs every benchmark (and every parameter combination) in its own process and re-runs `setup`
+before each sample, so engines and inputs are cached here at module level and stopped at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from harness import config
+from harness.engines import ENGINES, Engine, EngineOptions, get_engine
+from harness.records import Record, new_run_id
+from harness.session import REFERENCE_CONTEXT, SessionSpec, base_record, expected_answer, measure
+from harness.workloads import QUICK_SUITE, Workload, get_workload
+
+ENGINE_NAMES: list[str] = list(ENGINES)
+WORKLOAD_NAMES: list[str] = list(QUICK_SUITE)
+
+_engines: dict[str, Engine] = {}
+_cells: dict[tuple[str, str, str], Cell] = {}
+
+
+def asv_size() -> str:
+    """The data size asv benchmarks use: HARNESS_ASV_SIZE, default `small`."""
+    size = os.environ.get("HARNESS_ASV_SIZE", "small")
+    if size not in config.SIZES:
+        raise ValueError(f"HARNESS_ASV_SIZE={size!r} is not one of {config.SIZES}")
+    return size
+
+
+def skip_unless_runnable(workload: str, engine: str) -> None:
+    """asv's way to skip a parameter combination: NotImplementedError from setup."""
+    cls = get_engine(engine)
+    reason = cls.unavailable_reason() or get_workload(workload).unsupported_reason(cls.kind)
+    if reason:
+        raise NotImplementedError(reason)
+
+
+def started_engine(name: str) -> Engine:
+    """One started engine per process, stopped when the process exits."""
+    if name not in _engines:
+        engine = get_engine(name)(EngineOptions())
+        engine.__enter__()
+        atexit.register(engine.__exit__, None, None, None)
+        _engines[name] = engine
+    return _engines[name]
+
+
+@dataclass
+class Cell:
+    """A workload ready to run on a started engine, with its reference answer."""
+
+    workload: Workload
+    engine: Engine
+    size: str
+    inputs: Any
+    expected: Any
+
+    def run_checked(self) -> Any:
+        """Run once; a wrong answer fails the benchmark instead of producing a timing."""
+        answer = self.engine.run(self.workload, self.inputs)
+        result = self.workload.check(self.expected, answer)
+        if not result.ok:
+            raise AssertionError(f"{self.workload.name} on {self.engine.name}: answer differs "
+                                 f"from the reference: {result.detail}")
+        return answer
+
+    def measure(self) -> Record:
+        spec = SessionSpec(run_id=new_run_id(), engine=self.engine.name,
+                           workloads=(self.workload.name,), size=self.size, repeats=1,
+                           options=self.engine.options, env={})
+        params = self.workload.params(self.size)
+        fields = base_record(spec, self.engine, self.workload.name, 1, params)
+        record = measure(self.engine, self.workload, self.inputs, self.expected, fields)
+        if record.status != "ok":
+            raise AssertionError(f"{self.workload.name} on {self.engine.name}: {record.status}: "
+                                 f"{record.error}")
+        return record
+
+
+def cell(workload: str, engine: str) -> Cell:
+    """The cached cell for this process; the first call starts the engine and runs it cold once."""
+    skip_unless_runnable(workload, engine)
+    size = asv_size()
+    key = (workload, engine, size)
+    if key not in _cells:
+        w = get_workload(workload)
+        params = w.params(size)
+        inputs = w.prepare(params)
+        c = Cell(w, started_engine(engine), size, inputs, expected_answer(w, params, inputs))
+        c.run_checked()  # the cold run: asv's samples are warm
+        _cells[key] = c
+    return _cells[key]
+
+
+def startup_seconds(engine: str) -> float:
+    """Start a fresh engine, stop it, and return how long starting took."""
+    cls = get_engine(engine)
+    reason = cls.unavailable_reason()
+    if reason:
+        raise NotImplementedError(reason)
+    with cls(EngineOptions()) as started:
+        assert started.startup_s is not None
+        return started.startup_s
+
+
+def measure_suite() -> dict[str, dict[str, float | None]]:
+    """Run the quick suite the way `harness run` does (one isolated process per engine).
+
+    Returns, per "workload|engine", the measures asv cannot see itself: whole-tree memory and
+    start-up. A run that is not ok fails loudly rather than yielding a number.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from harness.records import collect_env
+    from harness.runner import Plan, run_plan
+
+    engines = tuple(n for n in ENGINE_NAMES if get_engine(n).unavailable_reason() is None)
+    with tempfile.TemporaryDirectory(prefix="harness-asv-") as tmp:
+        plan = Plan(run_id=new_run_id(), workloads=tuple(WORKLOAD_NAMES), engines=engines,
+                    size=asv_size(), repeats=2, options=EngineOptions(), env=collect_env(),
+                    out=Path(tmp) / "records.jsonl", log_dir=Path(tmp) / "logs")
+        records = run_plan(plan, lambda text, n: None)
+    return _suite_measures(records)
+
+
+def _suite_measures(records: list[Record]) -> dict[str, dict[str, float | None]]:
+    out: dict[str, dict[str, float | None]] = {}
+    for rec in records:
+        if rec.status == "unsupported":
+            continue
+        key = f"{rec.workload}|{rec.engine}"
+        if rec.status != "ok":
+            out[key] = {"error": None}
+            continue
+        prev = out.get(key, {})
+        out[key] = {
+            "startup_s": rec.startup_s,
+            "peak_tree_rss_bytes": max(rec.peak_tree_rss_bytes or 0,
+                                       prev.get("peak_tree_rss_bytes") or 0),
+            "peak_tree_hwm_bytes": max(rec.peak_tree_hwm_bytes or 0,
+                                       prev.get("peak_tree_hwm_bytes") or 0),
+            "peak_driver_rss_bytes": max(rec.peak_driver_rss_bytes or 0,
+                                         prev.get("peak_driver_rss_bytes") or 0),
+        }
+    return out
+
+
+def suite_value(cache: dict[str, dict[str, float | None]], workload: str, engine: str,
+                measure_name: str) -> float:
+    """One measure from measure_suite's result; skips what cannot run, fails what failed."""
+    skip_unless_runnable(workload, engine)
+    entry = cache.get(f"{workload}|{engine}")
+    if entry is None or "error" in entry:
+        raise AssertionError(f"{workload} on {engine} did not finish ok; run `harness run -w "
+                             f"{workload} -e {engine}` to see why")
+    value = entry[measure_name]
+    assert value is not None
+    return float(value)
+
+
+__all__ = ["ENGINE_NAMES", "REFERENCE_CONTEXT", "WORKLOAD_NAMES", "Cell", "asv_size", "cell",
+           "measure_suite", "skip_unless_runnable", "startup_seconds", "suite_value"]
