@@ -164,5 +164,17 @@ def suite_value(cache: dict[str, dict[str, float | None]], workload: str, engine
     return float(value)
 
 
+def startup_from_suite(cache: dict[str, dict[str, float | None]], engine: str) -> float:
+    """The engine's start-up seconds from measure_suite (the first workload that ran ok)."""
+    reason = get_engine(engine).unavailable_reason()
+    if reason:
+        raise NotImplementedError(reason)
+    for workload in WORKLOAD_NAMES:
+        entry = cache.get(f"{workload}|{engine}", {})
+        if entry.get("startup_s") is not None:
+            return float(entry["startup_s"])
+    raise AssertionError(f"{engine} ran no workload ok; run `harness run -e {engine}` to see why")
+
+
 __all__ = ["ENGINE_NAMES", "REFERENCE_CONTEXT", "WORKLOAD_NAMES", "Cell", "asv_size", "cell",
-           "measure_suite", "skip_unless_runnable", "startup_seconds", "suite_value"]
+           "measure_suite", "skip_unless_runnable", "startup_from_suite", "startup_seconds", "suite_value"]
