@@ -64,7 +64,7 @@ class Startup(_SuiteMeasures):
     """Seconds from engine start to ready (timed apart from compute)."""
 
     params = asvbench.ENGINE_NAMES
-    param_names = ["engine"]
+    param_names = ("engine",)
     unit = "seconds"
 
     def track_startup(self, cache, engine):

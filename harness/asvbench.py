@@ -14,7 +14,7 @@ from typing import Any
 from harness import config
 from harness.engines import ENGINES, Engine, EngineOptions, get_engine
 from harness.records import Record, new_run_id
-from harness.session import REFERENCE_CONTEXT, SessionSpec, base_record, expected_answer, measure
+from harness.session import SessionSpec, base_record, expected_answer, measure
 from harness.workloads import QUICK_SUITE, Workload, get_workload
 
 ENGINE_NAMES: list[str] = list(ENGINES)
@@ -97,17 +97,6 @@ def cell(workload: str, engine: str) -> Cell:
     return _cells[key]
 
 
-def startup_seconds(engine: str) -> float:
-    """Start a fresh engine, stop it, and return how long starting took."""
-    cls = get_engine(engine)
-    reason = cls.unavailable_reason()
-    if reason:
-        raise NotImplementedError(reason)
-    with cls(EngineOptions()) as started:
-        assert started.startup_s is not None
-        return started.startup_s
-
-
 def measure_suite() -> dict[str, dict[str, float | None]]:
     """Run the quick suite the way `harness run` does (one isolated process per engine).
 
@@ -173,8 +162,4 @@ def startup_from_suite(cache: dict[str, dict[str, float | None]], engine: str) -
         entry = cache.get(f"{workload}|{engine}", {})
         if entry.get("startup_s") is not None:
             return float(entry["startup_s"])
-    raise AssertionError(f"{engine} ran no workload ok; run `harness run -e {engine}` to see why")
-
-
-__all__ = ["ENGINE_NAMES", "REFERENCE_CONTEXT", "WORKLOAD_NAMES", "Cell", "asv_size", "cell",
-           "measure_suite", "skip_unless_runnable", "startup_from_suite", "startup_seconds", "suite_value"]
+    raise AssertionError(f"{engine} ran no workload ok; `harness run -e {engine}` shows why")

@@ -95,7 +95,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def resolve_engines(names: list[str]) -> tuple[list[str], list[str]]:
-    """Engines to run and notes on skipped ones; an explicitly named unavailable engine is an error."""
+    """Engines to run, and notes on skipped ones; a named unavailable engine is an error."""
     if names:
         for name in names:
             reason = get_engine(name).unavailable_reason()

@@ -62,7 +62,8 @@ def print_summary(records: list[Record]) -> None:
     table_data = display_table(summarize(records))
     table = Table(title="harness run: wall time is compute only; start-up is separate")
     for col in table_data.columns:
-        table.add_column(col, justify="left" if col in ("workload", "engine", "status") else "right")
+        left = col in ("workload", "engine", "status")
+        table.add_column(col, justify="left" if left else "right")
     for row in table_data.itertuples(index=False):
         table.add_row(*[str(v) for v in row])
     Console(file=sys.stdout, width=200).print(table)

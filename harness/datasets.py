@@ -5,6 +5,7 @@ Every engine reads the same files, so an engine's answer can be checked against 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -93,44 +94,55 @@ def _dataset_name(kind: str, spec: CsvSpec) -> str:
 
 
 def _materialize(kind: str, name: str, make: Callable[[Path], list[dict]], meta: dict) -> Dataset:
-    """Return the cached dataset `name`, generating it into a temp dir and renaming atomically."""
-    root = data_dir()
-    final = root / name
+    """Return the cached dataset `name`, generating it first if no manifest exists."""
+    final = _data_root() / name
     manifest_path = final / "manifest.json"
     if not manifest_path.exists():
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot create data directory {root} ({exc.strerror}); set HARNESS_DATA_DIR"
-            ) from exc
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-        try:
-            files = make(tmp)
-            manifest = {"kind": kind, "generator_version": GENERATOR_VERSION, **meta, "files": files}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not manifest_path.exists():  # not a concurrent writer that won the race
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        _generate(final, kind, make, meta)
     manifest = json.loads(manifest_path.read_text())
     files = tuple(final / f["name"] for f in manifest["files"])
     return Dataset(kind=kind, path=final, files=files, manifest=manifest)
+
+
+def _data_root() -> Path:
+    root = data_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create data directory {root} ({exc.strerror}); set HARNESS_DATA_DIR"
+        ) from exc
+    return root
+
+
+def _generate(final: Path, kind: str, make: Callable[[Path], list[dict]], meta: dict) -> None:
+    """Write into a temp dir and rename it into place, so a half-made dataset is never used."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        files = make(tmp)
+        manifest = {"kind": kind, "generator_version": GENERATOR_VERSION, **meta, "files": files}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "manifest.json").exists():  # not a concurrent writer that won
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def csv_dataset(spec: CsvSpec) -> Dataset:
     """The chapter's CSV parts for `spec`, generated on first use."""
     meta = {"files_count": spec.files, "rows_per_file": spec.rows_per_file, "seed": spec.seed,
             "rows": spec.rows, "columns": CSV_SCHEMA}
-    return _materialize("csv", _dataset_name("csv", spec), lambda d: _write_csv_parts(spec, d), meta)
+    make = functools.partial(_write_csv_parts, spec)
+    return _materialize("csv", _dataset_name("csv", spec), make, meta)
 
 
 def read_csv_pandas(dataset: Dataset) -> pd.DataFrame:
     """The reference reader: every part, concatenated, with the declared dtypes."""
-    frames = [pd.read_csv(f, dtype=_PANDAS_DTYPES, parse_dates=["timestamp"]) for f in dataset.files]
+    frames = [pd.read_csv(f, dtype=_PANDAS_DTYPES, parse_dates=["timestamp"])
+              for f in dataset.files]
     return pd.concat(frames, ignore_index=True)
 
 

@@ -5,6 +5,7 @@ Every setting an engine uses is in its `config()`, which is written into each re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -69,10 +70,10 @@ class Engine(ABC):
         return {"engine": self.name, "n_workers": self.n_workers,
                 "threads_per_worker": self.threads_per_worker}
 
-    def _start(self) -> None:
+    def _start(self) -> None:  # noqa: B027 - engines without servers need no start
         """Bring the engine to the point where it can run work."""
 
-    def _stop(self) -> None:
+    def _stop(self) -> None:  # noqa: B027 - nor a stop
         """Release everything `_start` acquired."""
 
     def __enter__(self) -> Engine:
@@ -224,7 +225,11 @@ class DaskProcessesEngine(DaskEngine):
         return {"scheduler": "processes", "num_workers": self.n_workers, "pool": self._pool}
 
     def config(self) -> dict[str, Any]:
+        import dask
+
+        # Dask batches this many ready tasks per dispatch (default 6): it shapes load balance.
         return {**super().config(), "scheduler": "processes", "num_workers": self.n_workers,
+                "chunksize": dask.config.get("chunksize", 6),
                 "pool": "ProcessPoolExecutor(spawn), started once per session"}
 
 
@@ -313,7 +318,8 @@ class SparkEngine(Engine):
         except ImportError:
             return "pyspark is not installed; pip install pyspark"
         if java_path() is None:
-            return "no Java found for Spark; install OpenJDK 17 and put java on PATH or set JAVA_HOME"
+            return ("no Java found for Spark; install OpenJDK 17 and put java on PATH "
+                    "or set JAVA_HOME")
         return None
 
     @property
@@ -383,10 +389,8 @@ def shutdown_jvm(spark_context_cls: Any) -> None:
     if gateway is None:
         return
     proc = getattr(gateway, "proc", None)
-    try:
+    with contextlib.suppress(Exception):  # the JVM may be gone already; the process matters
         gateway.shutdown()
-    except Exception:  # the JVM may already be gone; it is the process we care about
-        pass
     if proc is not None:
         _terminate(proc)
     spark_context_cls._gateway = None

@@ -163,7 +163,7 @@ def _cpu_model() -> str:
 
 
 def git_commit() -> str | None:
-    """The harness's commit: HARNESS_COMMIT (asv sets it), else the checkout around the code or cwd."""
+    """The harness's commit: HARNESS_COMMIT if set, else the checkout around the code or cwd."""
     if os.environ.get("HARNESS_COMMIT"):
         return os.environ["HARNESS_COMMIT"]
     for where in (Path(__file__).resolve().parent, Path.cwd()):

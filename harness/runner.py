@@ -6,6 +6,7 @@ nanny and JVM it started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -229,10 +230,8 @@ def stop_process_group(proc: subprocess.Popen) -> None:
     pgid = proc.pid
     if proc.poll() is None:
         _signal_group(pgid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            pass
     _signal_group(pgid, signal.SIGKILL)
     proc.wait()
     for leftover in _group_members(pgid):
@@ -240,10 +239,8 @@ def stop_process_group(proc: subprocess.Popen) -> None:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _group_members(pgid: int) -> list[psutil.Process]:

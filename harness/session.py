@@ -87,6 +87,7 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
 def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
             fields: dict[str, Any]) -> Record:
     """Run the workload once on a started engine; time it, sample the tree, check the answer."""
+    outer = time.perf_counter()
     gc.collect()
     try:
         with TreeSampler() as sampler:
@@ -98,6 +99,7 @@ def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
     m = sampler.result
     check = workload.check(expected, answer)
     extra = workload.metrics(fields["params"], engine.context()) if workload.metrics else {}
+    extra["harness_overhead_s"] = time.perf_counter() - outer - wall
     return Record(
         status="ok" if check.ok else "mismatch",
         error=None if check.ok else "answer differs from the reference",

@@ -1,4 +1,4 @@
-"""csv-groupby (chapter 3.2): read every CSV part, then mean, std and count of value per category."""
+"""csv-groupby (chapter 3.2): read every CSV part; mean, std and count of value per category."""
 
 from __future__ import annotations
 
