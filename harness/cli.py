@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -125,7 +126,7 @@ def validate_run_args(
         raise UsageError(f"unknown size {args.size!r}; choose one of: {', '.join(config.SIZES)}")
     if args.repeat < 1:
         raise UsageError(f"--repeat must be at least 1 (the cold run), got {args.repeat}")
-    if args.timeout <= 0:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
     options = EngineOptions(workers=args.workers, threads=args.threads,
                             dask_address=args.dask_address, spark_master=args.spark_master)
@@ -148,6 +149,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     workloads, engines, options, notes = validate_run_args(args)
     out = _writable_file(args.out, "--out") if args.out else None
+    if args.report_dir and not args.no_report:
+        from harness.report import check_report_dir
+
+        check_report_dir(args.report_dir.absolute())
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
     return run_with_progress(args, workloads, engines, options, out)
@@ -155,11 +160,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.records import read_records
-    from harness.report import render_report
+    from harness.report import check_report_dir, render_report
 
+    out_dir = args.out or config.reports_dir() / "latest"
+    check_report_dir(out_dir.absolute())
     records = read_records(args.results)
     if not records:
         raise UsageError("the results files hold no records; run `harness run` first")
-    out = render_report(records, args.out or config.reports_dir() / "latest")
+    out = render_report(records, out_dir)
     print(f"report: {out / 'report.html'}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def run_with_progress(args: argparse.Namespace, workloads: list[str], engines: l
               f"x {plan.repeats} repeat(s) at size {plan.size} -> {plan.out}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
+    # A job runner's SIGTERM must stop the engines too, exactly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with Progress(*columns, console=err, transient=False) as bar:
             task = bar.add_task("starting", total=plan.total_cells)
@@ -56,6 +59,10 @@ def run_with_progress(args: argparse.Namespace, workloads: list[str], engines: l
     err.print(f"records: {plan.out}")
     failed = [r for r in records if r.status in ("error", "timeout", "mismatch")]
     return 1 if failed else 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def print_summary(records: list[Record]) -> None:

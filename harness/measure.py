@@ -42,10 +42,19 @@ def _key(proc: psutil.Process) -> ProcKey:
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
+    """The root and its live descendants; zombies hold no memory and have no VmHWM."""
     try:
-        return [root, *root.children(recursive=True)]
+        procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return [root]
+    return [p for p in procs if _alive(p)]
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _read_hwm(pid: int) -> int | None:
@@ -141,15 +150,18 @@ class TreeSampler:
         return total
 
     def _finish_hwm(self, procs: list[psutil.Process]) -> None:
-        marks = [_read_hwm(p.pid) for p in procs]
-        if any(m is None for m in marks):
+        marks = [_read_hwm(p.pid) for p in procs if _alive(p)]
+        if not marks or any(m is None for m in marks):
             self.result.hwm_exact = False
             return
         hwm_sum = sum(m for m in marks if m is not None)
         self.result.peak_tree_hwm_bytes = max(hwm_sum, self.result.peak_tree_rss_bytes)
         driver_hwm = _read_hwm(self.pid)
         if driver_hwm is not None and self.result.hwm_exact:
-            self.result.peak_driver_rss_bytes = max(self.result.peak_driver_rss_bytes, driver_hwm)
+            r = self.result
+            r.peak_driver_rss_bytes = max(r.peak_driver_rss_bytes, driver_hwm)
+            # The driver's exact peak is part of the tree: the lower bound can use it too.
+            r.peak_tree_rss_bytes = max(r.peak_tree_rss_bytes, r.peak_driver_rss_bytes)
 
 
 def _cpu(proc: psutil.Process) -> float | None:

@@ -58,11 +58,13 @@ class Record:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_jsonable,
+        return json.dumps(_finite(dataclasses.asdict(self)), sort_keys=True, default=_jsonable,
                           allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
+        if not isinstance(data, dict):
+            raise ValueError(f"a record is a JSON object, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         required = {f.name for f in dataclasses.fields(cls)
                     if f.default is dataclasses.MISSING
@@ -74,6 +76,19 @@ class Record:
         if version != SCHEMA_VERSION:
             raise ValueError(f"schema_version {version!r}, this harness reads {SCHEMA_VERSION}")
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no spelling for them."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -114,7 +129,12 @@ def read_records(paths: list[Path]) -> list[Record]:
         if not path.is_file():
             raise UsageError(f"results file {path} does not exist; pass a .jsonl written by "
                              "`harness run`")
-        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            lines = path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"results file {path} cannot be read as text ({exc}); pass a "
+                             ".jsonl written by `harness run`") from None
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:

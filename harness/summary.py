@@ -43,7 +43,8 @@ def _summarize_group(g: pd.DataFrame) -> dict[str, object]:
         "cold_s": cold.iloc[0] if len(cold) else float("nan"),
         "warm_s": warm.median() if len(warm) else float("nan"),
         "warm_min_s": warm.min() if len(warm) else float("nan"),
-        "startup_s": g["startup_s"].dropna().max() if g["startup_s"].notna().any() else float("nan"),
+        "startup_s": (g["startup_s"].dropna().max() if g["startup_s"].notna().any()
+                      else float("nan")),
         "cpu_s": ok["cpu_s"].median() if len(ok) else float("nan"),
         "baseline_tree_bytes": ok["baseline_tree_rss_bytes"].median() if len(ok) else float("nan"),
         "peak_tree_bytes": ok["peak_tree_rss_bytes"].max() if len(ok) else float("nan"),
@@ -100,6 +101,8 @@ def fmt_bytes(value: float) -> str:
 def fmt_seconds(value: float) -> str:
     if pd.isna(value):
         return ""
+    if value < 0.001:
+        return f"{value * 1e6:.0f} µs"
     if value < 0.01:
         return f"{value * 1000:.2f} ms"
     return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"

@@ -1,0 +1,30 @@
+"""Small helpers shared by tests (not fixtures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.engines import Engine
+from harness.records import Record
+from harness.session import SessionSpec, base_record, expected_answer, measure
+from harness.workloads import get_workload
+
+SIZE = "tiny"
+
+
+def prepared(workload_name: str, size: str = SIZE) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(workload, inputs, expected answer, params) for one workload at `size`."""
+    workload = get_workload(workload_name)
+    params = workload.params(size)
+    inputs = workload.prepare(params)
+    return workload, inputs, expected_answer(workload, params, inputs), params
+
+
+def measure_once(engine: Engine, workload_name: str, expected: Any = None,
+                 use_expected: bool = False) -> Record:
+    """One measured run through the public session API; `expected` overrides the reference."""
+    workload, inputs, reference, params = prepared(workload_name)
+    spec = SessionSpec(run_id="test-run", engine=engine.name, workloads=(workload_name,),
+                       size=SIZE, repeats=1, options=engine.options, env={})
+    fields = base_record(spec, engine, workload_name, 0, params)
+    return measure(engine, workload, inputs, expected if use_expected else reference, fields)

@@ -1,0 +1,49 @@
+"""Every engine returns the reference answer for every workload at size tiny."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.engines import ENGINES
+from harness.workloads import WORKLOADS
+from tests.helpers import measure_once
+
+# Engines whose work runs in processes other than the driver.
+MULTI_PROCESS = {"spark", "dask-distributed", "dask-processes"}
+SLOW_ENGINES = {"spark", "dask-distributed", "dask-processes"}
+
+CASES = [
+    pytest.param(engine, workload, id=f"{engine}-{workload}",
+                 marks=[pytest.mark.slow] if engine in SLOW_ENGINES else [])
+    for engine in ENGINES
+    for workload in ("csv-groupby", "delayed-sleep")
+]
+
+
+def test_cases_cover_registry() -> None:
+    assert set(ENGINES) >= {"pandas", "dask-sync", "dask-threads", "dask-processes",
+                            "dask-distributed", "spark"}
+    assert set(WORKLOADS) >= {"csv-groupby", "delayed-sleep"}
+
+
+@pytest.mark.parametrize(("engine_name", "workload_name"), CASES)
+def test_engine_returns_reference_answer(engine_by_name, engine_name: str,
+                                         workload_name: str) -> None:
+    engine = engine_by_name(engine_name)
+    record = measure_once(engine, workload_name)
+
+    assert record.status == "ok", (record.status, record.error, record.check)
+    assert record.check["ok"] is True
+    assert record.error is None
+    assert record.engine == engine_name and record.workload == workload_name
+    assert record.wall_s is not None and record.wall_s > 0
+    if engine_name.startswith("dask-"):
+        assert record.n_tasks is not None and record.n_tasks > 0
+    assert record.peak_tree_rss_bytes is not None and record.peak_tree_rss_bytes > 0
+    assert record.peak_driver_rss_bytes is not None and record.peak_driver_rss_bytes > 0
+    if engine_name in MULTI_PROCESS:
+        # The engine's workers / JVM are descendants of this process and must be counted.
+        assert record.peak_tree_rss_bytes > 1.5 * record.peak_driver_rss_bytes
+        assert record.metrics["max_processes"] > 1
+    assert record.peak_tree_hwm_bytes is not None
+    assert record.peak_tree_hwm_bytes >= record.peak_tree_rss_bytes

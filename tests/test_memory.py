@@ -1,0 +1,115 @@
+"""TreeSampler sees memory held by descendants of the measured process, not just the driver."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy
+import psutil
+import pytest
+
+from harness.measure import TreeSampler
+
+MiB = 1024 * 1024
+ALLOC_BYTES = 512 * MiB
+TOLERANCE = 0.10
+
+# A child that imports numpy first, then allocates only when told to: the measured interval
+# covers the allocation alone, not the interpreter's own start-up.
+CHILD = f"""
+import sys, time
+import numpy
+print("ready", flush=True)
+sys.stdin.readline()
+a = numpy.ones({ALLOC_BYTES // 8})  # float64 ones: every page written
+print("allocated", flush=True)
+sys.stdin.readline()
+"""
+
+
+def _within_tolerance(delta: int) -> bool:
+    return abs(delta - ALLOC_BYTES) <= TOLERANCE * ALLOC_BYTES
+
+
+def test_sampler_sees_child_subprocess_memory() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        with TreeSampler() as sampler:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "allocated"
+            time.sleep(0.2)  # let the background thread take a few samples too
+        proc.stdin.write("exit\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    m = sampler.result
+    delta = m.peak_tree_rss_bytes - m.baseline_tree_rss_bytes
+    assert _within_tolerance(delta), f"saw {delta / MiB:.1f} MiB, allocated 512 MiB"
+    assert m.max_processes >= 2
+    # The child's memory is not the driver's.
+    assert m.peak_driver_rss_bytes < m.peak_tree_rss_bytes - ALLOC_BYTES // 2
+    if m.peak_tree_hwm_bytes is not None:
+        assert m.peak_tree_hwm_bytes >= m.peak_tree_rss_bytes
+
+
+@pytest.mark.slow
+def test_sampler_sees_distributed_worker_memory(dask_distributed_engine) -> None:
+    from distributed import wait
+
+    client = dask_distributed_engine.client
+    with TreeSampler() as sampler:
+        # numpy.ones is importable on the worker; the result stays in the worker's memory.
+        future = client.submit(numpy.ones, ALLOC_BYTES // 8, pure=False)
+        wait(future)
+        assert future.status == "finished"
+        time.sleep(0.2)  # let the background thread take a few samples too
+    future.release()
+    del future
+
+    m = sampler.result
+    delta = m.peak_tree_rss_bytes - m.baseline_tree_rss_bytes
+    assert _within_tolerance(delta), f"saw {delta / MiB:.1f} MiB in the workers, allocated 512 MiB"
+    # Nothing of that size came back to the driver.
+    assert m.peak_driver_rss_bytes < ALLOC_BYTES
+
+
+def _zombie_child() -> subprocess.Popen:
+    """A child that has exited but is not yet reaped (what spark-class leaves under its JVM)."""
+    proc = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 30
+    while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "child did not exit"
+        time.sleep(0.01)
+    return proc
+
+
+def test_sampler_hwm_survives_a_zombie_in_the_tree() -> None:
+    proc = _zombie_child()
+    try:
+        with TreeSampler() as sampler:
+            time.sleep(0.05)
+    finally:
+        proc.wait()
+    assert sampler.result.peak_tree_hwm_bytes is not None
+    assert sampler.result.peak_tree_hwm_bytes >= sampler.result.peak_tree_rss_bytes
+
+
+def test_sampler_hwm_without_zombies() -> None:
+    """Control for the test above: with no zombie the high-water mark is read."""
+    with TreeSampler() as sampler:
+        ballast = numpy.ones(64 * MiB // 8)
+        del ballast
+    m = sampler.result
+    assert m.peak_tree_hwm_bytes is not None
+    # The driver's 64 MiB spike was freed before the last sample but the high-water mark saw it.
+    assert m.peak_tree_hwm_bytes >= m.baseline_tree_rss_bytes + 60 * MiB
