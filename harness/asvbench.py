@@ -35,7 +35,7 @@ def asv_size() -> str:
 def skip_unless_runnable(workload: str, engine: str) -> None:
     """asv's way to skip a parameter combination: NotImplementedError from setup."""
     cls = get_engine(engine)
-    reason = cls.unavailable_reason() or get_workload(workload).unsupported_reason(cls.kind)
+    reason = cls.unavailable_reason() or get_workload(workload).unsupported_reason(engine, cls.kind)
     if reason:
         raise NotImplementedError(reason)
 

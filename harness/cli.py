@@ -63,7 +63,7 @@ def catalogue() -> dict[str, Any]:
                       "reason": cls.unavailable_reason()} for name, cls in ENGINES.items()}
     workloads = {}
     for name, w in WORKLOADS.items():
-        reasons = {e: w.unsupported_reason(cls.kind) for e, cls in ENGINES.items()}
+        reasons = {e: w.unsupported_reason(e, cls.kind) for e, cls in ENGINES.items()}
         workloads[name] = {
             "section": w.section, "title": w.title,
             "engines": [e for e, r in reasons.items() if r is None],

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -45,6 +45,7 @@ class Engine(ABC):
         self.options = options
         self.startup_s: float | None = None
         self.n_tasks: int | None = None
+        self.last_context: Context | None = None
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -64,7 +65,7 @@ class Engine(ABC):
         return self.n_workers * self.threads_per_worker
 
     def context(self) -> Context:
-        return Context(self.slots, self.n_workers, self.threads_per_worker)
+        return Context(self.slots, self.n_workers, self.threads_per_worker, self.name)
 
     def config(self) -> dict[str, Any]:
         return {"engine": self.name, "n_workers": self.n_workers,
@@ -95,10 +96,11 @@ class Engine(ABC):
         body = workload.body(self.kind)
         if body is None:
             raise UsageError(f"{workload.name} cannot run on {self.name}")
-        return self._call(body, inputs)
+        self.last_context = self.context()
+        return self._call(body, inputs, self.last_context)
 
     @abstractmethod
-    def _call(self, body: Callable[..., Any], inputs: Any) -> Any: ...
+    def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any: ...
 
 
 def _count(value: int | None, default: int) -> int:
@@ -113,51 +115,74 @@ class PandasEngine(Engine):
     n_workers = 1  # type: ignore[assignment]
     threads_per_worker = 1  # type: ignore[assignment]
 
-    def _call(self, body: Callable[..., Any], inputs: Any) -> Any:
-        return body(inputs, self.context())
+    def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
+        return body(inputs, ctx)
 
 
 class DaskEngine(Engine):
     """Shared by every Dask scheduler: the same body, the scheduler passed per compute."""
 
     kind = "dask"
-
-    def __init__(self, options: EngineOptions) -> None:
-        super().__init__(options)
-        self._graphs: list[tuple[Any, ...]] = []
+    scheduler_name: ClassVar[str]
+    client: Any = None
 
     def scheduler_kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def compute(self, *collections: Any) -> tuple[Any, ...]:
-        import dask
-
-        self._graphs.append(collections)
-        return dask.compute(*collections, **self.scheduler_kwargs())
-
-    def _call(self, body: Callable[..., Any], inputs: Any) -> Any:
-        self._graphs = []
-        answer = body(inputs, self.compute, self.context())
-        self.n_tasks = self._task_count()
+    def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
+        compute = DaskCompute(self)
+        answer = body(inputs, compute, ctx)
+        self.n_tasks = compute.task_count()
         return answer
 
-    def _task_count(self) -> int | None:
-        """Tasks in the optimized graphs computed, counted after the timed section."""
+
+class DaskCompute:
+    """The `compute` a Dask body receives: dask.compute and raw `get` on one engine's scheduler.
+
+    It remembers what it ran so the task count is taken after the timed section.
+    """
+
+    def __init__(self, engine: DaskEngine) -> None:
+        self.engine = engine
+        self.scheduler = engine.scheduler_name
+        self.client = engine.client
+        self._collections: list[tuple[Any, ...]] = []
+        self._raw_tasks = 0
+
+    def __call__(self, *collections: Any) -> tuple[Any, ...]:
+        import dask
+
+        self._collections.append(collections)
+        return dask.compute(*collections, **self.engine.scheduler_kwargs())
+
+    def get(self, dsk: Mapping[Any, Any], keys: Any) -> Any:
+        from dask.base import get_scheduler
+
+        kwargs = dict(self.engine.scheduler_kwargs())
+        scheduler = get_scheduler(scheduler=kwargs.pop("scheduler"))
+        self._raw_tasks += len(dsk)
+        return scheduler(dict(dsk), keys, **kwargs)
+
+    def task_count(self) -> int | None:
+        """Tasks in the optimized graphs run; None when nothing countable ran."""
         from dask._expr import FinalizeCompute
         from dask.base import collections_to_expr
 
         try:
-            return sum(
+            counted = sum(
                 len(FinalizeCompute(collections_to_expr(c, True)).optimize().__dask_graph__())
-                for c in self._graphs
+                for c in self._collections
             )
         except Exception:  # a graph we cannot count is not a failed run
             return None
+        total = counted + self._raw_tasks
+        return total or None
 
 
 class DaskSyncEngine(DaskEngine):
     name = "dask-sync"
     description = "Dask, synchronous scheduler (one thread, no parallelism)"
+    scheduler_name = "synchronous"
     n_workers = 1  # type: ignore[assignment]
     threads_per_worker = 1  # type: ignore[assignment]
 
@@ -168,6 +193,7 @@ class DaskSyncEngine(DaskEngine):
 class DaskThreadsEngine(DaskEngine):
     name = "dask-threads"
     description = "Dask, threaded scheduler, num_workers = threads"
+    scheduler_name = "threads"
 
     @property
     def n_workers(self) -> int:
@@ -196,6 +222,7 @@ def _warm_worker() -> int:
 class DaskProcessesEngine(DaskEngine):
     name = "dask-processes"
     description = "Dask, multiprocessing scheduler, num_workers = workers (one pool per session)"
+    scheduler_name = "processes"
 
     def __init__(self, options: EngineOptions) -> None:
         super().__init__(options)
@@ -236,6 +263,7 @@ class DaskProcessesEngine(DaskEngine):
 class DaskDistributedEngine(DaskEngine):
     name = "dask-distributed"
     description = "distributed.LocalCluster(n_workers=workers, threads_per_worker=threads)"
+    scheduler_name = "distributed"
 
     def __init__(self, options: EngineOptions) -> None:
         super().__init__(options)
@@ -376,8 +404,8 @@ class SparkEngine(Engine):
             self.session = None
         shutdown_jvm(SparkContext)
 
-    def _call(self, body: Callable[..., Any], inputs: Any) -> Any:
-        return body(self.session, inputs, self.context())
+    def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
+        return body(self.session, inputs, ctx)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "spark_conf": self.spark_conf(), "java": java_version()}

@@ -85,7 +85,7 @@ def _split_supported(plan: Plan, engine: str) -> tuple[list[str], list[Record]]:
     supported, refused = [], []
     for name in plan.workloads:
         workload = get_workload(name)
-        reason = workload.unsupported_reason(kind)
+        reason = workload.unsupported_reason(engine, kind)
         if reason is None:
             supported.append(name)
             continue

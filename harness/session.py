@@ -98,7 +98,9 @@ def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
         return Record(status="error", error=one_line(exc), **fields)
     m = sampler.result
     check = workload.check(expected, answer)
-    extra = workload.metrics(fields["params"], engine.context()) if workload.metrics else {}
+    ctx = engine.last_context or engine.context()
+    extra = workload.metrics(fields["params"], ctx) if workload.metrics else {}
+    extra |= ctx.notes
     extra["harness_overhead_s"] = time.perf_counter() - outer - wall
     return Record(
         status="ok" if check.ok else "mismatch",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,9 +15,18 @@ ENGINE_KINDS = ("reference", "dask", "spark")
 
 
 class Compute(Protocol):
-    """Materializes Dask collections on the engine's scheduler, like `dask.compute`."""
+    """A Dask engine's scheduler, handed to a workload's Dask body.
+
+    Call it like `dask.compute`; `get` runs a raw task-graph dict; `client` is the
+    distributed.Client on dask-distributed (None elsewhere); `scheduler` names the scheduler.
+    """
+
+    scheduler: str
+    client: Any | None
 
     def __call__(self, *collections: Any) -> tuple[Any, ...]: ...
+
+    def get(self, dsk: Mapping[Any, Any], keys: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -29,11 +39,20 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Context:
-    """What a workload body may know about the engine running it."""
+    """What a workload body may know about the engine running it, and where it leaves notes.
+
+    `note(key, value)` records a measure of the run (partition sizes, a sub-phase's seconds)
+    into the record's `metrics`; numbers and short lists only.
+    """
 
     slots: int
     n_workers: int
     threads_per_worker: int
+    engine: str = ""
+    notes: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def note(self, key: str, value: Any) -> None:
+        self.notes[key] = value
 
 
 @dataclass(frozen=True)
@@ -51,7 +70,11 @@ class Workload:
     spark: Callable[[Any, Any, Context], Any] | None = None
     expected: Callable[[Any], Any] | None = None
     metrics: Callable[[Mapping[str, Any], Context], dict[str, Any]] | None = None
+    # Keys are engine names ("dask-sync") or kinds ("spark"); values say why it cannot run.
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    # Importable modules the workload needs, and the pip extra that installs them.
+    requires: tuple[str, ...] = ()
+    extra: str | None = None
 
     def params(self, size: str) -> dict[str, Any]:
         return dict(self.sizes[size])
@@ -59,12 +82,18 @@ class Workload:
     def body(self, kind: str) -> Callable[..., Any] | None:
         return {"reference": self.reference, "dask": self.dask, "spark": self.spark}[kind]
 
-    def unsupported_reason(self, kind: str) -> str | None:
-        """Why this workload cannot run on an engine of `kind`, or None if it can."""
-        if kind in self.unsupported:
-            return self.unsupported[kind]
+    def unsupported_reason(self, engine: str, kind: str) -> str | None:
+        """Why this workload cannot run on `engine` (of `kind`), or None if it can."""
+        for key in (engine, kind):
+            if key in self.unsupported:
+                return self.unsupported[key]
         if self.body(kind) is None:
             return f"{self.name} has no {kind} implementation"
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            fix = f"pip install 'pydata-parallel-harness[{self.extra}]'" if self.extra else (
+                "pip install " + " ".join(missing))
+            return f"needs {', '.join(missing)}: {fix}"
         return None
 
 
