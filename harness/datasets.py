@@ -93,7 +93,7 @@ def _dataset_name(kind: str, spec: CsvSpec) -> str:
     return f"{kind}-f{spec.files}-r{spec.rows_per_file}-s{spec.seed}-v{GENERATOR_VERSION}"
 
 
-def _materialize(kind: str, name: str, make: Callable[[Path], list[dict]], meta: dict) -> Dataset:
+def materialize(kind: str, name: str, make: Callable[[Path], list[dict]], meta: dict) -> Dataset:
     """Return the cached dataset `name`, generating it first if no manifest exists."""
     final = _data_root() / name
     manifest_path = final / "manifest.json"
@@ -136,7 +136,7 @@ def csv_dataset(spec: CsvSpec) -> Dataset:
     meta = {"files_count": spec.files, "rows_per_file": spec.rows_per_file, "seed": spec.seed,
             "rows": spec.rows, "columns": CSV_SCHEMA}
     make = functools.partial(_write_csv_parts, spec)
-    return _materialize("csv", _dataset_name("csv", spec), make, meta)
+    return materialize("csv", _dataset_name("csv", spec), make, meta)
 
 
 def read_csv_pandas(dataset: Dataset) -> pd.DataFrame:

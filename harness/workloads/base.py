@@ -75,6 +75,8 @@ class Workload:
     # Importable modules the workload needs, and the pip extra that installs them.
     requires: tuple[str, ...] = ()
     extra: str | None = None
+    # The Dask collection(s) or raw graph dict the Dask body computes, for the report's picture.
+    graph: Callable[[Any], Any] | None = None
 
     def params(self, size: str) -> dict[str, Any]:
         return dict(self.sizes[size])
