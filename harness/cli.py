@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
+    rep.add_argument("--no-graphs", action="store_true",
+                     help="skip the task-graph pictures (they build each workload at size tiny)")
     return parser
 
 
@@ -167,6 +169,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     records = read_records(args.results)
     if not records:
         raise UsageError("the results files hold no records; run `harness run` first")
-    out = render_report(records, out_dir)
+    out = render_report(records, out_dir, graphs=not args.no_graphs)
     print(f"report: {out / 'report.html'}")
     return 0

@@ -310,8 +310,8 @@ def efficiency_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | N
     _side_column(ax, ys, [_efficiency_text(r) for r in rows.itertuples()],
                  "slots · ideal ÷ measured")
     measured = "measured (warm median)" if rows["warm_s"].notna().any() else "measured (cold run)"
-    _legend(ax, [Patch(color=SEQUENTIAL, label="sequential N*S"),
-                  Patch(color=IDEAL, label="ideal ceil(N/slots)*S"),
+    _legend(ax, [Patch(color=SEQUENTIAL, label="sequential (one slot)"),
+                  Patch(color=IDEAL, label="ideal (perfect scheduling)"),
                   Patch(color=BAR, label=measured)])
     return fig
 

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from harness import plots
 from harness.config import SIZES
 from harness.engines import ENGINES
 from harness.errors import UsageError
+from harness.graphs import GraphPicture
 from harness.records import Record
 from harness.summary import (
     REFERENCE_ENGINE,
@@ -98,6 +99,7 @@ class Report:
 
     blocks: list[Block] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
 
     def add(self, *blocks: Block) -> None:
         """Append blocks in reading order."""
@@ -246,8 +248,8 @@ def repeats_text(frame: pd.DataFrame) -> str:
 # Sections
 
 
-def build_report(records: list[Record]) -> Report:
-    """The whole report as blocks and PNG bytes: a pure function of the records."""
+def build_report(records: list[Record], graphs: Sequence[GraphPicture] = ()) -> Report:
+    """The whole report as blocks and PNG bytes: a pure function of records and graph pictures."""
     report = Report()
     report.add(Heading(1, "Benchmark report: pandas, Dask schedulers and PySpark"))
     if not records:
@@ -261,10 +263,25 @@ def build_report(records: list[Record]) -> Report:
     many_sizes = rows["size"].nunique() > 1
     for section, group in _by_section(cells(rows)):
         _section(report, section, group, frame, rows, footer, many_sizes)
+    _graphs(report, graphs)
     _summary_table(report, rows, many_sizes)
     _problems(report, records)
     _environment(report, records, frame)
     return report
+
+
+def _graphs(report: Report, graphs: Sequence[GraphPicture]) -> None:
+    """Task-graph pictures (or DOT text beside the report, with a note saying why)."""
+    if not graphs:
+        return
+    report.add(Heading(2, "Task graphs"))
+    for pic in graphs:
+        report.add(Heading(3, workload_heading(pic.workload)), Para(pic.note))
+        if pic.dot is not None:
+            report.files[f"{_slug(pic.workload)}-graph.dot"] = pic.dot
+            report.add(Para(f"DOT text: {_slug(pic.workload)}-graph.dot"))
+        report.figure(f"{_slug(pic.workload)}-graph.png", pic.png,
+                      f"{pic.workload} task graph")
 
 
 def _intro(records: list[Record], rows: pd.DataFrame) -> str:
@@ -385,6 +402,10 @@ def _cell_blocks(report: Report, workload: str, size: str, cell: pd.DataFrame,
         report.figure(f"{stem}-efficiency.png", fig and plots.png_bytes(fig),
                       f"{workload} efficiency against the ideal")
         report.add(Table(efficiency_table(cell)))
+    noted = noted_table(cell)
+    if noted is not None:
+        report.add(Para("Measures the workload noted during its runs (first ok run of each "
+                        "engine):"), Table(noted))
     if cell["best_s"].isna().all():
         report.add(Para("No engine finished this workload ok, so there is nothing to plot; "
                         "see Problems below."))
@@ -429,13 +450,43 @@ def _speed_findings(cell: pd.DataFrame, ok: pd.DataFrame) -> list[str]:
     return items
 
 
+# Metrics every record carries, or that the efficiency table already shows.
+_HOUSEKEEPING = {"max_processes", "memory_samples", "sampler_cpu_s", "hwm_exact",
+                 "harness_overhead_s", "ideal_s", "sequential_s", "parallel_slots"}
+
+
+def noted_table(cell: pd.DataFrame) -> pd.DataFrame | None:
+    """Workload-specific metrics (sub-phase seconds, sizes, counts) per engine, or None."""
+    cols = [c for c in cell.columns if c.startswith("metric.")
+            and c.removeprefix("metric.") not in _HOUSEKEEPING and cell[c].notna().any()]
+    if not cols:
+        return None
+    table = pd.DataFrame({"engine": cell["label"]})
+    for col in cols:
+        key = col.removeprefix("metric.")
+        table[key] = cell[col].map(lambda v, k=key: _metric_text(k, v))
+    return table.reset_index(drop=True)
+
+
+def _metric_text(key: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if key.endswith("_s"):
+        return fmt_seconds(float(value))
+    if key.endswith("_bytes"):
+        return fmt_bytes(float(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
 def efficiency_table(cell: pd.DataFrame) -> pd.DataFrame:
-    """Measured warm median against ideal_s = ceil(N/slots)*S and sequential N*S."""
+    """Measured warm median against the ideal (perfect scheduling) and the sequential time."""
     return pd.DataFrame({
         "engine": cell["label"],
         "slots": cell["slots"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
-        "sequential N*S": cell["metric.sequential_s"].map(fmt_seconds),
-        "ideal ceil(N/slots)*S": cell["metric.ideal_s"].map(fmt_seconds),
+        "sequential (one slot)": cell["metric.sequential_s"].map(fmt_seconds),
+        "ideal (perfect scheduling)": cell["metric.ideal_s"].map(fmt_seconds),
         "measured (warm)": cell["best_s"].map(fmt_seconds),
         "efficiency (ideal ÷ measured)": cell["efficiency"].map(
             lambda v: "" if pd.isna(v) else f"{v:.0%}"),
@@ -595,9 +646,12 @@ def to_html(report: Report) -> str:
 # Writing
 
 
-def render_report(records: list[Record], out_dir: Path) -> Path:
+def render_report(records: list[Record], out_dir: Path, graphs: bool = True) -> Path:
     """Write report.md, report.html and the PNGs into out_dir, replacing it whole; return it."""
-    report = build_report(records)
+    from harness.graphs import pictures
+
+    names = sorted({r.workload for r in records})
+    report = build_report(records, pictures(names) if graphs else ())
     target = Path(out_dir).absolute()
     check_report_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -627,6 +681,8 @@ def _write(tmp: Path, report: Report) -> None:
     """Every file of the report into the (temporary) directory."""
     for name, png in report.images.items():
         (tmp / name).write_bytes(png)
+    for name, text in report.files.items():
+        (tmp / name).write_text(text, encoding="utf-8")
     (tmp / "report.md").write_text(to_markdown(report), encoding="utf-8")
     (tmp / "report.html").write_text(to_html(report), encoding="utf-8")
     os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a report is meant to be shared

@@ -30,12 +30,17 @@ def reference(ds: Dataset, ctx: Context) -> pd.DataFrame:
     return normalize(df.groupby("category")["value"].agg(AGGS))
 
 
-def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> pd.DataFrame:
+def lazy_agg(ds: Dataset) -> Any:
+    """The Dask DataFrame aggregation, not yet computed."""
     import dask.dataframe as dd
 
     ddf = dd.read_csv(ds.glob, dtype={"id": "int64", "value": "float64", "category": "object"},
                       parse_dates=["timestamp"])
-    (result,) = compute(ddf.groupby("category")["value"].agg(AGGS))
+    return ddf.groupby("category")["value"].agg(AGGS)
+
+
+def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> pd.DataFrame:
+    (result,) = compute(lazy_agg(ds))
     return normalize(result)
 
 
@@ -71,4 +76,5 @@ WORKLOAD = Workload(
     dask=dask_body,
     spark=spark_body,
     check=check,
+    graph=lazy_agg,
 )
