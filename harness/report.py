@@ -427,10 +427,24 @@ def _findings(cell: pd.DataFrame) -> list[str]:
         big = mem.sort_values("peak_tree_bytes").iloc[-1]
         items.append(f"Largest tree peak: {big['label']}, {fmt_bytes(big['peak_tree_bytes'])} "
                      f"(its driver alone: {fmt_bytes(big['peak_driver_bytes']) or 'unknown'}).")
+    items += _out_of_core(mem)
     bad = cell[cell["status"] != "ok"]
     if len(bad):
         items.append("Not ok: " + ", ".join(f"{r.label} ({r.status})" for r in bad.itertuples())
                      + "; see Problems.")
+    return items
+
+
+def _out_of_core(mem: pd.DataFrame) -> list[str]:
+    """Where a workload states its data size: did each engine hold it, or stream it?"""
+    if "metric.data_bytes" not in mem or mem["metric.data_bytes"].isna().all():
+        return []
+    items = []
+    for _, row in mem.dropna(subset=["metric.data_bytes"]).iterrows():
+        data, peak = float(row["metric.data_bytes"]), float(row["peak_tree_bytes"])
+        how = "out of core: the data never fit in memory at once" if peak < data else "in memory"
+        items.append(f"{row['label']}: {fmt_bytes(data)} of data, peak tree memory "
+                     f"{fmt_bytes(peak)} ({peak / data:.1%} of the data): {how}.")
     return items
 
 
