@@ -14,6 +14,7 @@ from harness import config
 from harness.engines import ENGINES, EngineOptions, get_engine, validate_options
 from harness.errors import UsageError
 from harness.workloads import QUICK_SUITE, WORKLOADS, get_workload
+from harness.workloads.base import section_label
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,10 +84,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     print("Workloads:")
     for name, w in cat["workloads"].items():
-        print(f"  {name:<16} §{w['section']}  {w['title']}")
-        print(f"  {'':<16} engines: {', '.join(w['engines'])}")
+        print(f"  {name:<18} {section_label(w['section']):<11} {w['title']}")
+        print(f"  {'':<18} engines: {', '.join(w['engines'])}")
         for engine, reason in w["unsupported"].items():
-            print(f"  {'':<16} not on {engine}: {reason}")
+            print(f"  {'':<18} not on {engine}: {reason}")
     print("Engines:")
     for name, e in cat["engines"].items():
         state = "available" if e["available"] else f"unavailable: {e['reason']}"

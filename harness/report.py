@@ -36,6 +36,7 @@ from harness.summary import (
     tidy,
 )
 from harness.workloads import WORKLOADS
+from harness.workloads.base import section_label
 
 REPORT_FILES = ("report.md", "report.html")
 NUMERIC = ["cold_s", "warm_s", "best_s", "startup_s", "baseline_tree_bytes", "peak_tree_bytes",
@@ -188,7 +189,8 @@ def cells(rows: pd.DataFrame) -> list[tuple[str, str]]:
 def workload_heading(workload: str) -> str:
     """'§3.2 csv-groupby', or the bare name of a workload no longer registered."""
     meta = WORKLOADS.get(workload)
-    return f"§{meta.section} {workload}" if meta else workload
+    return f"{section_label(meta.section)} {workload}" if meta else workload
+
 
 
 def _cell_name(workload: str, size: str, many_sizes: bool) -> str:
@@ -375,7 +377,7 @@ def _by_section(pairs: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str,
 def _section(report: Report, section: str, pairs: list[tuple[str, str]], frame: pd.DataFrame,
              rows: pd.DataFrame, footer: str, many_sizes: bool) -> None:
     """One chapter section: each of its workloads at each size."""
-    report.add(Heading(2, f"§{section}" if section != "other" else "Other workloads"))
+    report.add(Heading(2, section_label(section) if section != "other" else "Other workloads"))
     for workload, size in pairs:
         meta = WORKLOADS.get(workload)
         title = f"{workload}: {meta.title}" if meta else workload

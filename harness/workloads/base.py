@@ -99,6 +99,15 @@ class Workload:
         return None
 
 
+def section_label(section: str) -> str:
+    """'§3.2' for a chapter section, 'Exercise 4' for 'exercise.4', 'Calibration' for '0'."""
+    if section == "0":
+        return "Calibration"
+    if section.startswith("exercise."):
+        return "Exercise " + section.removeprefix("exercise.")
+    return f"§{section}"
+
+
 def check_scalar(expected: float, actual: float, rtol: float = 1e-9) -> CheckResult:
     """Relative comparison of two numbers."""
     diff = abs(float(actual) - float(expected))
