@@ -23,7 +23,9 @@ from harness.workloads import get_workload
 from harness.workloads.base import Context, Workload
 
 Emit = Callable[[dict[str, Any]], None]
-REFERENCE_CONTEXT = Context(slots=1, n_workers=1, threads_per_worker=1)
+def reference_context() -> Context:
+    """A fresh one-core context: its notes must not leak from one reference run into another."""
+    return Context(slots=1, n_workers=1, threads_per_worker=1, engine="pandas")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def expected_answer(workload: Workload, params: dict[str, Any], inputs: Any) -> 
     path = data_dir() / "expected" / f"{workload.name}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    answer = workload.reference(inputs, REFERENCE_CONTEXT)
+    answer = workload.reference(inputs, reference_context())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{time.monotonic_ns()}.tmp")
     tmp.write_bytes(pickle.dumps(answer))

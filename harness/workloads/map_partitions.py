@@ -1,0 +1,94 @@
+"""map-partitions (chapter 3.4): the chapter's custom pandas function run on every partition.
+
+The chapter's frame has columns A and B; here they come from the chapter CSV: A = value
+(standard normal floats), B = id (the integer row id, 0..N-1), so log1p(|B|) works on a second,
+integer column. The answer is a reduction of the new columns: their sums and the row count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.datasets import CsvSpec, Dataset, csv_dataset
+from harness.workloads._frames import dask_frame, pandas_frame, spark_frame
+from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+
+# CSV column -> the chapter's column name.
+AB_COLUMNS = {"value": "A", "id": "B"}
+NEW_COLUMNS = ("A_squared", "B_log1p")
+SPARK_OUT_SCHEMA = "A double, B long, A_squared double, B_log1p double"
+
+
+def custom_processing(df: pd.DataFrame) -> pd.DataFrame:
+    """The chapter's per-partition function: A squared and log1p(|B|) as new columns."""
+    return df.assign(A_squared=df["A"] ** 2, B_log1p=np.log1p(np.abs(df["B"])))
+
+
+def custom_processing_batches(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Spark's mapInPandas calling convention around the same function."""
+    for batch in batches:
+        yield custom_processing(batch)
+
+
+def prepare(params: Mapping[str, Any]) -> Dataset:
+    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
+
+
+def summary(sums: Mapping[str, Any], rows: int) -> dict[str, float]:
+    """One shape for every engine: the row count and the sum of each new column."""
+    return {"rows": float(rows), **{f"sum_{c}": float(sums[c]) for c in NEW_COLUMNS}}
+
+
+def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
+    out = custom_processing(pandas_frame(ds)[list(AB_COLUMNS)].rename(columns=AB_COLUMNS))
+    return summary(out[list(NEW_COLUMNS)].sum(), len(out))
+
+
+def dask_collections(ds: Dataset) -> tuple[Any, Any]:
+    """The lazy sums of the new columns and the lazy row count."""
+    ddf = dask_frame(ds)[list(AB_COLUMNS)].rename(columns=AB_COLUMNS)
+    out = ddf.map_partitions(custom_processing)
+    return out[list(NEW_COLUMNS)].sum(), out.shape[0]
+
+
+def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
+    sums, rows = compute(*dask_collections(ds))
+    return summary(sums, rows)
+
+
+def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+    from pyspark.sql import functions as F
+
+    df = spark_frame(spark, ds).select([F.col(s).alias(d) for s, d in AB_COLUMNS.items()])
+    out = df.mapInPandas(custom_processing_batches, schema=SPARK_OUT_SCHEMA)
+    row = out.agg(*[F.sum(c).alias(c) for c in NEW_COLUMNS], F.count("*").alias("rows")).first()
+    return summary(row.asDict(), row["rows"])
+
+
+def check(exp: dict[str, float], actual: dict[str, float]) -> CheckResult:
+    # Sums over a million rows are added in engine-specific order: allow rounding, nothing more.
+    return check_frame(pd.Series(exp).to_frame("value"), pd.Series(actual).to_frame("value"),
+                       rtol=1e-9)
+
+
+WORKLOAD = Workload(
+    name="map-partitions",
+    section="3.4",
+    title="map_partitions(custom_processing): A squared, log1p(|B|), then sums",
+    # The chapter CSV at csv-groupby's sizes, so the cached parts are shared.
+    sizes={
+        "tiny": {"files": 2, "rows_per_file": 20_000},
+        "small": {"files": 5, "rows_per_file": 200_000},
+        "seed": {"files": 5, "rows_per_file": 1_000_000},
+    },
+    prepare=prepare,
+    reference=reference,
+    dask=dask_body,
+    spark=spark_body,
+    check=check,
+    graph=dask_collections,
+)
