@@ -166,6 +166,13 @@ class DaskCompute:
         self._collections.append(collections)
         return dask.compute(*collections, **self.engine.scheduler_kwargs())
 
+    def submit(self, *collections: Any) -> list[Any]:
+        """Futures for `collections` on the distributed client, counted like a compute."""
+        if self.client is None:
+            raise RuntimeError(f"submit needs dask-distributed, not {self.engine.name}")
+        self._collections.append(collections)
+        return self.client.compute(list(collections))
+
     def get(self, dsk: Mapping[Any, Any], keys: Any) -> Any:
         from dask.base import get_scheduler
 

@@ -162,7 +162,15 @@ def collect_env() -> dict[str, Any]:
         "hostname": platform.node(),
         "harness_version": _version("pydata-parallel-harness"),
         "harness_commit": git_commit(),
+        "thread_env": thread_env(),
     }
+
+
+def thread_env() -> dict[str, str]:
+    """The BLAS/OpenMP thread limits that engine sessions run with."""
+    from harness.runner import THREAD_ENV_VARS, child_thread_env
+
+    return {**child_thread_env(), **{k: os.environ[k] for k in THREAD_ENV_VARS if k in os.environ}}
 
 
 def _version(dist: str) -> str | None:

@@ -124,7 +124,8 @@ def _run_child(plan: Plan, spec: SessionSpec, keep: Callable[[list[Record]], Non
 
 
 def _spawn(spec: SessionSpec, log: IO[str]) -> _Child:
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    env = {**child_thread_env(), **os.environ, "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "harness.child"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=log, text=True, env=env,
                             start_new_session=True)
@@ -134,6 +135,19 @@ def _spawn(spec: SessionSpec, log: IO[str]) -> _Child:
     child = _Child(proc=proc, deadline=time.monotonic() + STARTUP_TIMEOUT_S)
     threading.Thread(target=_pump, args=(proc.stdout, child.events), daemon=True).start()
     return child
+
+
+def child_thread_env() -> dict[str, str]:
+    """One BLAS/OpenMP thread per process unless the user says otherwise.
+
+    An engine's parallelism should come from its workers and threads, not from hidden BLAS
+    threads: otherwise the one-core reference is not one core, and 2 BLAS threads per worker
+    oversubscribe this machine's cores. Recorded in every record's env.
+    """
+    return {name: "1" for name in THREAD_ENV_VARS}
+
+
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _pump(stream: IO[str], events: queue.Queue) -> None:

@@ -18,7 +18,8 @@ class Compute(Protocol):
     """A Dask engine's scheduler, handed to a workload's Dask body.
 
     Call it like `dask.compute`; `get` runs a raw task-graph dict; `client` is the
-    distributed.Client on dask-distributed (None elsewhere); `scheduler` names the scheduler.
+    distributed.Client on dask-distributed (None elsewhere), and `submit` returns its futures;
+    `scheduler` names the scheduler.
     """
 
     scheduler: str
@@ -27,6 +28,8 @@ class Compute(Protocol):
     def __call__(self, *collections: Any) -> tuple[Any, ...]: ...
 
     def get(self, dsk: Mapping[Any, Any], keys: Any) -> Any: ...
+
+    def submit(self, *collections: Any) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
