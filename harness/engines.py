@@ -129,6 +129,16 @@ class DaskEngine(Engine):
     def scheduler_kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def dask_config(self) -> dict[str, Any]:
+        """Dask config for the body: this scheduler, and the shuffle Dask picks for it.
+
+        Without it a distributed Client anywhere in the process makes local schedulers pick
+        p2p shuffles, which only run on distributed workers.
+        """
+        method = dask_config_get("dataframe.shuffle.method") or (
+            "p2p" if self.client is not None else "disk")
+        return {**self.scheduler_kwargs(), "dataframe.shuffle.method": method}
+
     def _start(self) -> None:
         # Importing the collections costs ~1 s once; that is start-up, not a workload's cold run.
         import dask.array
@@ -141,7 +151,7 @@ class DaskEngine(Engine):
         compute = DaskCompute(self)
         # Computes that Dask triggers by itself (set_index without divisions, ...) must run on
         # this engine's scheduler too, not on the global default.
-        with dask.config.set(self.scheduler_kwargs()):
+        with dask.config.set(self.dask_config()):
             answer = body(inputs, compute, ctx)
         self.n_tasks = compute.task_count()
         return answer
@@ -226,6 +236,12 @@ class DaskThreadsEngine(DaskEngine):
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "scheduler": "threads", "num_workers": self.threads_per_worker}
+
+
+def dask_config_get(key: str) -> Any:
+    import dask
+
+    return dask.config.get(key, None)
 
 
 def _warm_worker() -> int:

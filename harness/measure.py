@@ -172,6 +172,8 @@ class TreeSampler:
             r.peak_driver_rss_bytes = max(r.peak_driver_rss_bytes, driver_hwm)
             # The driver's exact peak is part of the tree: the lower bound can use it too.
             r.peak_tree_rss_bytes = max(r.peak_tree_rss_bytes, r.peak_driver_rss_bytes)
+            # Reads are not simultaneous: keep the bounds ordered when RSS grew between them.
+            r.peak_tree_hwm_bytes = max(r.peak_tree_hwm_bytes or 0, r.peak_tree_rss_bytes)
 
 
 def _cpu(proc: psutil.Process) -> float | None:

@@ -72,6 +72,8 @@ def harness_run(tmp_path: Path, *args: str) -> Run:
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory: pytest.TempPathFactory, harness_dirs) -> Run:
     args = ["--size", "tiny", "--repeat", str(REPEATS)]
+    for workload in WORKLOADS:
+        args += ["-w", workload]
     for engine in ENGINES:
         args += ["-e", engine]
     return harness_run(tmp_path_factory.mktemp("e2e"), *args)

@@ -39,7 +39,9 @@ def test_divisions_pass_runs_on_the_engine_scheduler(name: str) -> None:
     """set_index would compute divisions on the default scheduler; ours go through `compute`."""
     workload, inputs, expected, _ = prepared(name)
     compute, ctx = SyncCompute(), Context(1, 1, 1)
-    with dask.config.set(scheduler=_refuse_default_scheduler):
+    # The session's LocalCluster is the default client here, which would make Dask pick p2p.
+    with dask.config.set({"scheduler": _refuse_default_scheduler,
+                          "dataframe.shuffle.method": "disk"}):
         answer = workload.dask(inputs, compute, ctx)
     assert compute.calls == 2  # the divisions pass, then the work
     assert ctx.notes["divisions_s"] > 0
