@@ -186,6 +186,8 @@ class DaskCompute:
     def get(self, dsk: Mapping[Any, Any], keys: Any) -> Any:
         from dask.base import get_scheduler
 
+        if hasattr(dsk, "__dask_graph__"):  # dask.compute/persist hand a scheduler an expression
+            dsk = dsk.__dask_graph__()
         kwargs = dict(self.engine.scheduler_kwargs())
         scheduler = get_scheduler(scheduler=kwargs.pop("scheduler"))
         self._raw_tasks += len(dsk)
