@@ -67,6 +67,7 @@ def test_sampler_sees_distributed_worker_memory(dask_distributed_engine) -> None
     from distributed import wait
 
     client = dask_distributed_engine.client
+    driver_before = psutil.Process().memory_info().rss
     with TreeSampler() as sampler:
         # numpy.ones is importable on the worker; the result stays in the worker's memory.
         future = client.submit(numpy.ones, ALLOC_BYTES // 8, pure=False)
@@ -79,8 +80,8 @@ def test_sampler_sees_distributed_worker_memory(dask_distributed_engine) -> None
     m = sampler.result
     delta = m.peak_tree_rss_bytes - m.baseline_tree_rss_bytes
     assert _within_tolerance(delta), f"saw {delta / MiB:.1f} MiB in the workers, allocated 512 MiB"
-    # Nothing of that size came back to the driver.
-    assert m.peak_driver_rss_bytes < ALLOC_BYTES
+    # Nothing of that size came back to the driver (whose own size depends on earlier tests).
+    assert m.peak_driver_rss_bytes - driver_before < ALLOC_BYTES // 2
 
 
 def _zombie_child() -> subprocess.Popen:
