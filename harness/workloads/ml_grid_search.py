@@ -135,10 +135,6 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return CheckResult(result.ok and (same or near_tie), detail)
 
 
-def graph(ds: Dataset) -> Any:
-    return _ml.dask_table(ds)
-
-
 WORKLOAD = Workload(
     name="ml-grid-search",
     section="3.3",
@@ -153,7 +149,7 @@ WORKLOAD = Workload(
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=graph,
+    graph=_ml.dask_table,
     requires=_ml.REQUIRES,
     extra="ml",
 )

@@ -84,10 +84,6 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return _ml.quality_check(exp, act, {"accuracy": 0.02, "log_loss": 0.02})
 
 
-def graph(ds: Dataset) -> Any:
-    return _ml.dask_table(ds)
-
-
 WORKLOAD = Workload(
     name="ml-logreg",
     section="3.3",
@@ -102,7 +98,7 @@ WORKLOAD = Workload(
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=graph,
+    graph=_ml.dask_table,
     requires=_ml.REQUIRES,
     extra="ml",
 )

@@ -82,10 +82,6 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return CheckResult(not bad, detail)
 
 
-def graph(ds: Dataset) -> Any:
-    return _ml.dask_table(ds)
-
-
 WORKLOAD = Workload(
     name="ml-preprocess",
     section="3.3",
@@ -100,7 +96,7 @@ WORKLOAD = Workload(
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=graph,
+    graph=_ml.dask_table,
     requires=_ml.REQUIRES,
     extra="ml",
 )

@@ -86,10 +86,6 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return _ml.quality_check(exp, act, {"accuracy": 0.03, "log_loss": 0.05})
 
 
-def graph(ds: Dataset) -> Any:
-    return _ml.dask_table(ds)
-
-
 WORKLOAD = Workload(
     name="ml-random-forest",
     section="3.3",
@@ -104,7 +100,7 @@ WORKLOAD = Workload(
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=graph,
+    graph=_ml.dask_table,
     unsupported={name: NEEDS_CLIENT for name in ("dask-sync", "dask-threads", "dask-processes")},
     requires=_ml.REQUIRES,
     extra="ml",
