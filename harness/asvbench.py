@@ -7,8 +7,9 @@ before each sample, so engines and inputs are cached here at module level and st
 from __future__ import annotations
 
 import atexit
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness import config
@@ -20,8 +21,8 @@ from harness.workloads import QUICK_SUITE, Workload, get_workload
 ENGINE_NAMES: list[str] = list(ENGINES)
 WORKLOAD_NAMES: list[str] = list(QUICK_SUITE)
 
-_engines: dict[str, Engine] = {}
-_cells: dict[tuple[str, str, str], Cell] = {}
+_engines: dict[tuple[str, EngineOptions], Engine] = {}
+_cells: dict[tuple[str, ...], Cell] = {}
 
 
 def asv_size() -> str:
@@ -40,14 +41,15 @@ def skip_unless_runnable(workload: str, engine: str) -> None:
         raise NotImplementedError(reason)
 
 
-def started_engine(name: str) -> Engine:
-    """One started engine per process, stopped when the process exits."""
-    if name not in _engines:
-        engine = get_engine(name)(EngineOptions())
+def started_engine(name: str, options: EngineOptions | None = None) -> Engine:
+    """One started engine per process and options, stopped when the process exits."""
+    key = (name, options or EngineOptions())
+    if key not in _engines:
+        engine = get_engine(name)(key[1])
         engine.__enter__()
         atexit.register(engine.__exit__, None, None, None)
-        _engines[name] = engine
-    return _engines[name]
+        _engines[key] = engine
+    return _engines[key]
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Cell:
     size: str
     inputs: Any
     expected: Any
+    params: dict[str, Any] = field(default_factory=dict)
 
     def run_checked(self) -> Any:
         """Run once; a wrong answer fails the benchmark instead of producing a timing."""
@@ -73,8 +76,7 @@ class Cell:
         spec = SessionSpec(run_id=new_run_id(), engine=self.engine.name,
                            workloads=(self.workload.name,), size=self.size, repeats=1,
                            options=self.engine.options, env={})
-        params = self.workload.params(self.size)
-        fields = base_record(spec, self.engine, self.workload.name, 1, params)
+        fields = base_record(spec, self.engine, self.workload.name, 1, self.params)
         record = measure(self.engine, self.workload, self.inputs, self.expected, fields)
         if record.status != "ok":
             raise AssertionError(f"{self.workload.name} on {self.engine.name}: {record.status}: "
@@ -82,19 +84,50 @@ class Cell:
         return record
 
 
-def cell(workload: str, engine: str) -> Cell:
-    """The cached cell for this process; the first call starts the engine and runs it cold once."""
+def cell(workload: str, engine: str, overrides: dict[str, Any] | None = None,
+         options: EngineOptions | None = None) -> Cell:
+    """The cached cell for this process; the first call starts the engine and runs it cold once.
+
+    `overrides` and `options` are a sweep point (axis values, workers and threads).
+    """
     skip_unless_runnable(workload, engine)
     size = asv_size()
-    key = (workload, engine, size)
+    key = (workload, engine, size, json.dumps(overrides, sort_keys=True), repr(options))
     if key not in _cells:
         w = get_workload(workload)
-        params = w.params(size)
+        params = w.params(size, overrides)
         inputs = w.prepare(params)
-        c = Cell(w, started_engine(engine), size, inputs, expected_answer(w, params, inputs))
+        c = Cell(w, started_engine(engine, options), size, inputs,
+                 expected_answer(w, params, inputs), params)
         c.run_checked()  # the cold run: asv's samples are warm
         _cells[key] = c
     return _cells[key]
+
+
+def sweep_axis(sweep: str, workload: str, axis: str) -> list[str]:
+    """A few values of a shipped sweep's axis, as JSON strings (asv params must be plain).
+
+    Both ends and the middle of a layout axis (chunks, partitions: the U-curve's shape); the
+    small end and the middle of the others, so a nightly `asv run` stays within minutes.
+    `harness sweep` runs the whole grid.
+    """
+    from harness.sweep import axis_kind, load_sweep
+
+    study = next(s for s in load_sweep(sweep).studies if s.workload == workload)
+    values = list(study.axes[axis])
+    picks = [values[0], values[len(values) // 2]]
+    if axis_kind(axis) == "layout":
+        picks.append(values[-1])
+    return list(dict.fromkeys(json.dumps(v) for v in picks))
+
+
+def sweep_cell(workload: str, engine: str, **axes: str) -> Cell:
+    """The cell for one asv sweep point; axis values arrive as sweep_axis's JSON strings."""
+    from harness.sweep import axis_kind, engine_options
+
+    point = {k: json.loads(v) for k, v in axes.items()}
+    overrides = {k: v for k, v in point.items() if axis_kind(k) != "engine"}
+    return cell(workload, engine, overrides, engine_options(point))
 
 
 def measure_suite() -> dict[str, dict[str, float | None]]:

@@ -42,6 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dask-address", help="use an existing Dask scheduler (dask-distributed)")
     run.add_argument("--spark-master", help="use an existing Spark master URL (spark)")
 
+    sw = sub.add_parser("sweep", help="run a declared sweep (harness list shows them); "
+                        "each cell in a fresh process")
+    sw.add_argument("name", help="a shipped sweep's name, or a path to a sweep .toml")
+    sw.add_argument("--size", help="size for the axes' other parameters (default: the sweep's)")
+    sw.add_argument("--resume", action="store_true",
+                    help="skip cells already recorded in the output file; run the rest")
+    sw.add_argument("--out", type=Path,
+                    help="records file (default: results/sweeps/NAME-SIZE.jsonl)")
+    sw.add_argument("--budget", type=float, metavar="MINUTES",
+                    help="fit the sweep to this many minutes: fewer repeats, then trim the "
+                         "costliest ends of the axes (it says what it trimmed)")
+    sw.add_argument("--repeat", type=int, help="runs per cell, the first one cold "
+                    "(default: the sweep's)")
+    sw.add_argument("--timeout", type=float, help="seconds one run may take (default: the "
+                    "sweep's)")
+    sw.add_argument("--memory-budget", type=float, metavar="GIB",
+                    help="stop a cell whose process tree passes this many GiB (default: the "
+                         "sweep's, if any)")
+    sw.add_argument("--report-dir", type=Path, help="where to render the sweep's report")
+    sw.add_argument("--no-report", action="store_true", help="skip rendering the report")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="print the plan and its estimate, run nothing")
+
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
@@ -53,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"list": cmd_list, "run": cmd_run, "report": cmd_report}[args.command](args)
+        commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "report": cmd_report}
+        return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
@@ -74,7 +98,21 @@ def catalogue() -> dict[str, Any]:
             "sizes": {s: dict(p) for s, p in w.sizes.items()},
         }
     return {"workloads": workloads, "engines": engines, "sizes": config.SIZE_HELP,
-            "quick_suite": list(QUICK_SUITE), "sweeps": {}}
+            "quick_suite": list(QUICK_SUITE), "sweeps": sweeps_catalogue()}
+
+
+def sweeps_catalogue() -> dict[str, Any]:
+    from harness.sweep import expand, load_sweep, sweep_names
+
+    out = {}
+    for name in sweep_names():
+        spec = load_sweep(name)
+        out[name] = {"title": spec.title, "size": spec.size, "engines": list(spec.engines),
+                     "repeats": spec.repeats, "cells": len(expand(spec)),
+                     "studies": [{"workload": s.workload, "axes": {k: list(v) for k, v in
+                                                                   s.axes.items()}}
+                                 for s in spec.studies]}
+    return out
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -92,6 +130,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, e in cat["engines"].items():
         state = "available" if e["available"] else f"unavailable: {e['reason']}"
         print(f"  {name:<16} {e['description']} [{state}]")
+    print("Sweeps (harness sweep NAME):")
+    for name, sw in cat["sweeps"].items():
+        print(f"  {name:<18} {sw['title']} ({sw['cells']} cells at {sw['size']})")
+        for study in sw["studies"]:
+            axes = " x ".join(f"{k} {len(v)}" for k, v in study["axes"].items())
+            print(f"  {'':<18} {study['workload']}: {axes}; engines: {', '.join(sw['engines'])}")
     print("Sizes:")
     for name, text in cat["sizes"].items():
         print(f"  {name:<16} {text}")
@@ -159,6 +203,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
     return run_with_progress(args, workloads, engines, options, out)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.console import sweep_with_progress
+    from harness.sweep import load_sweep
+    from harness.sweeprun import default_out, plan_sweep
+
+    spec = load_sweep(args.name)
+    size = args.size or spec.size
+    if size not in config.SIZES:
+        raise UsageError(f"unknown size {size!r}; choose one of: {', '.join(config.SIZES)}")
+    _check_positive(args)
+    for engine in spec.engines:
+        reason = get_engine(engine).unavailable_reason()
+        if reason:
+            raise UsageError(f"sweep {spec.name} needs engine {engine}, which is unavailable: "
+                             f"{reason}")
+    out = _writable_file(args.out or default_out(spec, size), "--out")
+    if args.report_dir and not args.no_report:
+        from harness.report import check_report_dir
+
+        check_report_dir(args.report_dir.absolute())
+    budget = int(args.memory_budget * 2**30) if args.memory_budget else None
+    plan = plan_sweep(spec, size, out, resume=args.resume, repeats=args.repeat,
+                      timeout_s=args.timeout, memory_budget_bytes=budget,
+                      budget_min=args.budget)
+    return sweep_with_progress(plan, args)
+
+
+def _check_positive(args: argparse.Namespace) -> None:
+    for flag, value in (("--repeat", args.repeat), ("--timeout", args.timeout),
+                        ("--budget", args.budget), ("--memory-budget", args.memory_budget)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UsageError(f"{flag} must be a positive number, got {value}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -48,10 +48,17 @@ class Dataset:
     path: Path
     files: tuple[Path, ...]
     manifest: dict
+    # How an engine should cut the data (a sweep's layout axis); None = as the reader cuts it.
+    npartitions: int | None = None
 
     @property
     def glob(self) -> str:
         return str(self.path / "part-*.csv")
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes on disk, over every part."""
+        return sum(f.stat().st_size for f in self.files)
 
 
 CSV_SCHEMA = {"id": "int64", "value": "float64", "category": "string", "timestamp": "datetime64[s]"}

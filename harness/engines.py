@@ -222,7 +222,7 @@ class DaskSyncEngine(DaskEngine):
 
 class DaskThreadsEngine(DaskEngine):
     name = "dask-threads"
-    description = "Dask, threaded scheduler, num_workers = threads"
+    description = "Dask, threaded scheduler, one pool of workers x threads threads"
     scheduler_name = "threads"
 
     @property
@@ -231,13 +231,25 @@ class DaskThreadsEngine(DaskEngine):
 
     @property
     def threads_per_worker(self) -> int:
-        return _count(self.options.threads, config.logical_cores())
+        return one_level_pool(self.options)
 
     def scheduler_kwargs(self) -> dict[str, Any]:
         return {"scheduler": "threads", "num_workers": self.threads_per_worker}
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "scheduler": "threads", "num_workers": self.threads_per_worker}
+
+
+def one_level_pool(options: EngineOptions) -> int:
+    """Slots of a scheduler with a single pool (threads, or processes): workers x threads.
+
+    Either count alone is the pool size; neither means one slot per logical core. So
+    `--workers 2 --threads 2` asks every engine for 4 parallel slots, and a sweep's
+    workers x threads grid shows that for one-level schedulers only the product matters.
+    """
+    if options.workers is None and options.threads is None:
+        return config.logical_cores()
+    return (options.workers or 1) * (options.threads or 1)
 
 
 def dask_config_get(key: str) -> Any:
@@ -257,7 +269,8 @@ def _warm_worker() -> int:
 
 class DaskProcessesEngine(DaskEngine):
     name = "dask-processes"
-    description = "Dask, multiprocessing scheduler, num_workers = workers (one pool per session)"
+    description = ("Dask, multiprocessing scheduler, one pool of workers x threads processes "
+                   "(one pool per session)")
     scheduler_name = "processes"
 
     def __init__(self, options: EngineOptions) -> None:
@@ -266,7 +279,7 @@ class DaskProcessesEngine(DaskEngine):
 
     @property
     def n_workers(self) -> int:
-        return _count(self.options.workers, config.logical_cores())
+        return one_level_pool(self.options)
 
     @property
     def threads_per_worker(self) -> int:

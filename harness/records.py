@@ -20,7 +20,8 @@ import psutil
 from harness.errors import UsageError
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "mismatch", "error", "timeout", "unsupported")
+# over-memory: a sweep cell whose process tree passed the sweep's memory budget and was stopped.
+STATUSES = ("ok", "mismatch", "error", "timeout", "unsupported", "over-memory")
 LIBRARIES = ("python", "dask", "distributed", "pandas", "numpy", "pyarrow", "pyspark")
 
 
@@ -50,6 +51,8 @@ class Record:
     metrics: dict[str, Any] = field(default_factory=dict)
     engine_config: dict[str, Any] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
+    # Set on records written by `harness sweep`: {"name", "cell", "role", "axes"} (see sweep.py).
+    sweep: dict[str, Any] | None = None
     timestamp: str = field(default_factory=lambda: now_iso())
     schema_version: int = SCHEMA_VERSION
 

@@ -30,7 +30,8 @@ from harness.workloads import get_workload
 
 STARTUP_TIMEOUT_S = 300.0
 STOP_GRACE_S = 15.0
-Progress = Callable[[str, int], None]  # (description, cells finished by this event)
+MEMORY_POLL_S = 0.25  # how often a memory budget is checked against the session's tree
+ProgressFn = Callable[[str, int], None]  # (description, cells finished by this event)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Plan:
     out: Path
     log_dir: Path
     cell_timeout_s: float = DEFAULT_CELL_TIMEOUT_S
+    # Set by `harness sweep` for one cell: axis values, the records' tag, a memory ceiling.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, Any] | None = None
+    memory_budget_bytes: int | None = None
 
     @property
     def total_cells(self) -> int:
@@ -64,12 +69,17 @@ class _Child:
     deadline: float = 0.0
 
 
-def run_plan(plan: Plan, progress: Progress) -> list[Record]:
-    """Run every (engine, workload, repeat) of the plan; every cell ends up as a record."""
+def run_plan(plan: Plan, progress: ProgressFn,
+             sink: Callable[[list[Record]], None] | None = None) -> list[Record]:
+    """Run every (engine, workload, repeat) of the plan; every cell ends up as a record.
+
+    Records go to `sink` as they arrive (default: appended to plan.out at once).
+    """
     records: list[Record] = []
+    write = sink or (lambda new: append_records(plan.out, new))
 
     def keep(new: list[Record]) -> None:
-        append_records(plan.out, new)
+        write(new)
         records.extend(new)
 
     for engine in plan.engines:
@@ -91,18 +101,19 @@ def _split_supported(plan: Plan, engine: str) -> tuple[list[str], list[Record]]:
             continue
         spec = _spec(plan, engine, (name,))
         refused += [Record(status="unsupported", error=reason,
-                           **base_record(spec, None, name, r, workload.params(plan.size)))
+                           **base_record(spec, None, name, r, spec.params(workload)))
                     for r in range(plan.repeats)]
     return supported, refused
 
 
 def _spec(plan: Plan, engine: str, workloads: tuple[str, ...]) -> SessionSpec:
     return SessionSpec(run_id=plan.run_id, engine=engine, workloads=workloads, size=plan.size,
-                       repeats=plan.repeats, options=plan.options, env=plan.env)
+                       repeats=plan.repeats, options=plan.options, env=plan.env,
+                       overrides=dict(plan.overrides), sweep=plan.sweep)
 
 
 def _run_engine(plan: Plan, engine: str, pending: list[str],
-                keep: Callable[[list[Record]], None], progress: Progress) -> None:
+                keep: Callable[[list[Record]], None], progress: ProgressFn) -> None:
     """Run sessions until every pending workload is recorded; a dead session is replaced."""
     while pending:
         spec = _spec(plan, engine, tuple(pending))
@@ -111,7 +122,7 @@ def _run_engine(plan: Plan, engine: str, pending: list[str],
 
 
 def _run_child(plan: Plan, spec: SessionSpec, keep: Callable[[list[Record]], None],
-               progress: Progress) -> set[str]:
+               progress: ProgressFn) -> set[str]:
     """One child session; returns the workloads it finished (or gave up on)."""
     log_path = plan.log_dir / f"{plan.run_id}-{spec.engine}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,14 +171,22 @@ def _pump(stream: IO[str], events: queue.Queue) -> None:
 
 
 def _follow(plan: Plan, spec: SessionSpec, child: _Child,
-            keep: Callable[[list[Record]], None], progress: Progress, log_path: Path) -> set[str]:
+            keep: Callable[[list[Record]], None], progress: ProgressFn, log_path: Path) -> set[str]:
     done: set[str] = set()
     recorded: dict[str, int] = {}
     while True:
         timeout = max(0.0, child.deadline - time.monotonic())
+        if plan.memory_budget_bytes is not None:
+            timeout = min(timeout, MEMORY_POLL_S)
+            over = _over_budget(child.proc.pid, plan.memory_budget_bytes)
+            if over:
+                return done | _fail_current(plan, spec, child, keep, progress, "over-memory",
+                                            over, recorded)
         try:
             event = child.events.get(timeout=timeout)
         except queue.Empty:
+            if time.monotonic() < child.deadline:
+                continue
             return done | _fail_current(plan, spec, child, keep, progress, "timeout",
                                         f"no progress after {_phase_limit(plan, child):.0f} s "
                                         f"({child.phase}); see {log_path}", recorded)
@@ -181,12 +200,29 @@ def _follow(plan: Plan, spec: SessionSpec, child: _Child,
         _handle(plan, spec, child, event, keep, progress, done, recorded)
 
 
+def _over_budget(pid: int, budget: int) -> str | None:
+    """Why the session's tree is over its memory budget, or None while it is within it."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return None
+    rss = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            rss += proc.memory_info().rss
+    if rss <= budget:
+        return None
+    return (f"process tree RSS {rss / 2**30:.2f} GiB passed the memory budget of "
+            f"{budget / 2**30:.2f} GiB; stopped")
+
+
 def _phase_limit(plan: Plan, child: _Child) -> float:
     return STARTUP_TIMEOUT_S if child.phase == "starting" else plan.cell_timeout_s
 
 
 def _handle(plan: Plan, spec: SessionSpec, child: _Child, event: dict[str, Any],
-            keep: Callable[[list[Record]], None], progress: Progress, done: set[str],
+            keep: Callable[[list[Record]], None], progress: ProgressFn, done: set[str],
             recorded: dict[str, int]) -> None:
     kind = event["event"]
     child.phase = kind
@@ -215,7 +251,7 @@ def _handle(plan: Plan, spec: SessionSpec, child: _Child, event: dict[str, Any],
 
 
 def _fail_current(plan: Plan, spec: SessionSpec, child: _Child,
-                  keep: Callable[[list[Record]], None], progress: Progress, status: str,
+                  keep: Callable[[list[Record]], None], progress: ProgressFn, status: str,
                   error: str, recorded: dict[str, int]) -> set[str]:
     """Record the cell in flight (and the rest of its workload) as failed."""
     stop_process_group(child.proc)
@@ -231,8 +267,8 @@ def _fail_current(plan: Plan, spec: SessionSpec, child: _Child,
 
 
 def _fail_workload(plan: Plan, spec: SessionSpec, name: str, first_repeat: int, status: str,
-                   error: str, keep: Callable[[list[Record]], None], progress: Progress) -> None:
-    params = get_workload(name).params(plan.size)
+                   error: str, keep: Callable[[list[Record]], None], progress: ProgressFn) -> None:
+    params = spec.params(get_workload(name))
     failed = [Record(status=status, error=error, **base_record(spec, None, name, r, params))
               for r in range(first_repeat, plan.repeats)]
     keep(failed)

@@ -11,7 +11,7 @@ import json
 import pickle
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import data_dir
@@ -23,6 +23,8 @@ from harness.workloads import get_workload
 from harness.workloads.base import Context, Workload
 
 Emit = Callable[[dict[str, Any]], None]
+
+
 def reference_context() -> Context:
     """A fresh one-core context: its notes must not leak from one reference run into another."""
     return Context(slots=1, n_workers=1, threads_per_worker=1, engine="pandas")
@@ -39,6 +41,12 @@ class SessionSpec:
     repeats: int
     options: EngineOptions
     env: dict[str, Any]
+    # A sweep cell's axis values in place of the size's defaults, and its record tag.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, Any] | None = None
+
+    def params(self, workload: Workload) -> dict[str, Any]:
+        return workload.params(self.size, self.overrides)
 
     def to_json(self) -> str:
         data = {**self.__dict__, "options": self.options.__dict__}
@@ -61,7 +69,9 @@ def expected_answer(workload: Workload, params: dict[str, Any], inputs: Any) -> 
     """The reference answer, cached on disk beside the data so each engine need not recompute it."""
     if workload.expected is not None:
         return workload.expected(inputs)
-    key = hashlib.sha256(json.dumps([workload.name, params, GENERATOR_VERSION],
+    # Layout knobs cut the same data differently; they never change the answer.
+    data_params = {k: v for k, v in params.items() if k not in workload.tunables}
+    key = hashlib.sha256(json.dumps([workload.name, data_params, GENERATOR_VERSION],
                                     sort_keys=True).encode()).hexdigest()[:16]
     path = data_dir() / "expected" / f"{workload.name}-{key}.pkl"
     if path.exists():
@@ -78,7 +88,7 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
                 params: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "run_id": spec.run_id, "workload": workload, "engine": spec.engine, "size": spec.size,
-        "params": params, "repeat": repeat, "env": spec.env,
+        "params": params, "repeat": repeat, "env": spec.env, "sweep": spec.sweep,
     }
     if engine is None:  # a run that never started: state what would have run
         engine = get_engine(spec.engine)(spec.options)
@@ -121,7 +131,7 @@ def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
 def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit) -> Iterator[Record]:
     """Prepare one workload's inputs, then yield one record per repeat."""
     workload = get_workload(name)
-    params = workload.params(spec.size)
+    params = spec.params(workload)
     emit({"event": "prepare", "workload": name})
     try:
         inputs = workload.prepare(params)

@@ -13,7 +13,7 @@ from harness.records import Record
 
 REFERENCE_ENGINE = "pandas"
 GROUP = ["workload", "size", "engine", "n_workers", "threads_per_worker"]
-STATUS_ORDER = ["error", "timeout", "mismatch", "unsupported", "ok"]
+STATUS_ORDER = ["error", "timeout", "over-memory", "mismatch", "unsupported", "ok"]
 
 
 def tidy(records: list[Record]) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def _worst(statuses: pd.Series) -> str:
     return next(s for s in STATUS_ORDER if s in present)
 
 
-def _summarize_group(g: pd.DataFrame) -> dict[str, object]:
+def summarize_group(g: pd.DataFrame) -> dict[str, object]:
     ok = g[g["status"] == "ok"]
     cold = ok.loc[ok["repeat"] == 0, "wall_s"]
     warm = ok.loc[ok["repeat"] > 0, "wall_s"]
@@ -67,7 +67,7 @@ def summarize(records: list[Record]) -> pd.DataFrame:
     if frame.empty:
         return frame
     rows = pd.DataFrame([
-        dict(zip(GROUP, key, strict=True)) | _summarize_group(group)
+        dict(zip(GROUP, key, strict=True)) | summarize_group(group)
         for key, group in frame.groupby(GROUP, sort=False, dropna=False)
     ])
     ref = rows[rows["engine"] == REFERENCE_ENGINE].groupby(["workload", "size"])["best_s"].min()

@@ -80,9 +80,12 @@ class Workload:
     extra: str | None = None
     # The Dask collection(s) or raw graph dict the Dask body computes, for the report's picture.
     graph: Callable[[Any], Any] | None = None
+    # Layout knobs a sweep may set (npartitions, ...) and their defaults at every size.
+    tunables: Mapping[str, Any] = field(default_factory=dict)
 
-    def params(self, size: str) -> dict[str, Any]:
-        return dict(self.sizes[size])
+    def params(self, size: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The size's parameters, with a sweep's axis values in place of the defaults."""
+        return {**self.tunables, **self.sizes[size], **(overrides or {})}
 
     def body(self, kind: str) -> Callable[..., Any] | None:
         return {"reference": self.reference, "dask": self.dask, "spark": self.spark}[kind]

@@ -8,13 +8,23 @@ from typing import Any
 import pandas as pd
 
 from harness.datasets import CsvSpec, Dataset, csv_dataset, read_csv_pandas
+from harness.workloads._frames import (
+    CHAPTER_CSV_SIZES,
+    LAYOUT_TUNABLES,
+    dask_frame,
+    note_partitions,
+    spark_frame,
+    spark_layout,
+    with_layout,
+)
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
 AGGS = ["mean", "std", "count"]
 
 
 def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
+    spec = CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"])
+    return with_layout(csv_dataset(spec), params)
 
 
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
@@ -26,35 +36,34 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference(ds: Dataset, ctx: Context) -> pd.DataFrame:
+    note_partitions(ctx, ds, None)
     df = read_csv_pandas(ds)
     return normalize(df.groupby("category")["value"].agg(AGGS))
 
 
 def lazy_agg(ds: Dataset) -> Any:
     """The Dask DataFrame aggregation, not yet computed."""
-    import dask.dataframe as dd
-
-    ddf = dd.read_csv(ds.glob, dtype={"id": "int64", "value": "float64", "category": "object"},
-                      parse_dates=["timestamp"])
-    return ddf.groupby("category")["value"].agg(AGGS)
+    return dask_frame(ds).groupby("category")["value"].agg(AGGS)
 
 
 def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> pd.DataFrame:
-    (result,) = compute(lazy_agg(ds))
+    agg = lazy_agg(ds)
+    note_partitions(ctx, ds, ds.npartitions)
+    (result,) = compute(agg)
     return normalize(result)
 
 
 def spark_body(spark: Any, ds: Dataset, ctx: Context) -> pd.DataFrame:
     from pyspark.sql import functions as F
 
-    from harness.spark_schema import CSV_SCHEMA
-
-    df = spark.read.csv(ds.glob, header=True, schema=CSV_SCHEMA)
-    agg = df.groupBy("category").agg(
-        F.mean("value").alias("mean"), F.stddev_samp("value").alias("std"),
-        F.count("value").alias("count"),
-    )
-    return normalize(agg.toPandas().set_index("category"))
+    with spark_layout(spark, ds):
+        df = spark_frame(spark, ds)
+        note_partitions(ctx, ds, ds.npartitions and df.rdd.getNumPartitions())
+        agg = df.groupBy("category").agg(
+            F.mean("value").alias("mean"), F.stddev_samp("value").alias("std"),
+            F.count("value").alias("count"),
+        )
+        return normalize(agg.toPandas().set_index("category"))
 
 
 def check(exp: pd.DataFrame, actual: pd.DataFrame) -> CheckResult:
@@ -66,11 +75,8 @@ WORKLOAD = Workload(
     name="csv-groupby",
     section="3.2",
     title="Read CSV parts, groupby category: mean, std, count of value",
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 20_000},
-        "small": {"files": 5, "rows_per_file": 200_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
+    sizes=CHAPTER_CSV_SIZES,
+    tunables=LAYOUT_TUNABLES,
     prepare=prepare,
     reference=reference,
     dask=dask_body,

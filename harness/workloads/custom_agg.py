@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import dask_frame, pandas_frame, spark_frame
+from harness.workloads._frames import CHAPTER_CSV_SIZES, dask_frame, pandas_frame, spark_frame
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
 STATS = ["mean", "std", "min", "max", "count"]
@@ -96,11 +96,7 @@ WORKLOAD = Workload(
     section="3.4",
     title="Per-partition mean/std/min/max per category, combined (Chan's parallel variance)",
     # The chapter CSV at csv-groupby's sizes, so the cached parts are shared.
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 20_000},
-        "small": {"files": 5, "rows_per_file": 200_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
+    sizes=CHAPTER_CSV_SIZES,
     prepare=prepare,
     reference=reference,
     dask=dask_body,

@@ -6,7 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import check_dict, dask_frame, pandas_frame, spark_frame
+from harness.workloads._frames import (
+    CHAPTER_CSV_SIZES,
+    check_dict,
+    dask_frame,
+    pandas_frame,
+    spark_frame,
+)
 from harness.workloads.base import CheckResult, Compute, Context, Workload
 
 KEYS = ("count", "sum_value", "sum_value_squared")
@@ -63,11 +69,7 @@ WORKLOAD = Workload(
     name="filter-derive",
     section="3.2",
     title="Filter value > 0, derive value_squared; count and sums",
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 20_000},
-        "small": {"files": 5, "rows_per_file": 200_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
+    sizes=CHAPTER_CSV_SIZES,
     prepare=prepare,
     reference=reference,
     dask=dask_body,

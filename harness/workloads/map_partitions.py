@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import dask_frame, pandas_frame, spark_frame
+from harness.workloads._frames import (
+    CHAPTER_CSV_SIZES,
+    LAYOUT_TUNABLES,
+    dask_frame,
+    note_partitions,
+    pandas_frame,
+    spark_frame,
+    spark_layout,
+    with_layout,
+)
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
 # CSV column -> the chapter's column name.
@@ -35,7 +44,8 @@ def custom_processing_batches(batches: Iterable[pd.DataFrame]) -> Iterator[pd.Da
 
 
 def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
+    spec = CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"])
+    return with_layout(csv_dataset(spec), params)
 
 
 def summary(sums: Mapping[str, Any], rows: int) -> dict[str, float]:
@@ -44,6 +54,7 @@ def summary(sums: Mapping[str, Any], rows: int) -> dict[str, float]:
 
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
+    note_partitions(ctx, ds, None)
     out = custom_processing(pandas_frame(ds)[list(AB_COLUMNS)].rename(columns=AB_COLUMNS))
     return summary(out[list(NEW_COLUMNS)].sum(), len(out))
 
@@ -56,6 +67,7 @@ def dask_collections(ds: Dataset) -> tuple[Any, Any]:
 
 
 def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
+    note_partitions(ctx, ds, ds.npartitions)
     sums, rows = compute(*dask_collections(ds))
     return summary(sums, rows)
 
@@ -63,10 +75,14 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
 def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
     from pyspark.sql import functions as F
 
-    df = spark_frame(spark, ds).select([F.col(s).alias(d) for s, d in AB_COLUMNS.items()])
-    out = df.mapInPandas(custom_processing_batches, schema=SPARK_OUT_SCHEMA)
-    row = out.agg(*[F.sum(c).alias(c) for c in NEW_COLUMNS], F.count("*").alias("rows")).first()
-    return summary(row.asDict(), row["rows"])
+    with spark_layout(spark, ds):
+        df = spark_frame(spark, ds)
+        note_partitions(ctx, ds, ds.npartitions and df.rdd.getNumPartitions())
+        df = df.select([F.col(s).alias(d) for s, d in AB_COLUMNS.items()])
+        out = df.mapInPandas(custom_processing_batches, schema=SPARK_OUT_SCHEMA)
+        row = out.agg(*[F.sum(c).alias(c) for c in NEW_COLUMNS],
+                      F.count("*").alias("rows")).first()
+        return summary(row.asDict(), row["rows"])
 
 
 def check(exp: dict[str, float], actual: dict[str, float]) -> CheckResult:
@@ -79,12 +95,8 @@ WORKLOAD = Workload(
     name="map-partitions",
     section="3.4",
     title="map_partitions(custom_processing): A squared, log1p(|B|), then sums",
-    # The chapter CSV at csv-groupby's sizes, so the cached parts are shared.
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 20_000},
-        "small": {"files": 5, "rows_per_file": 200_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
+    sizes=CHAPTER_CSV_SIZES,
+    tunables=LAYOUT_TUNABLES,
     prepare=prepare,
     reference=reference,
     dask=dask_body,

@@ -1,0 +1,210 @@
+"""Declared sweeps: a TOML file names workloads, engines, a size and grid axes; this expands it.
+
+A *cell* is one point of the grid on one engine. `harness sweep` runs every cell in a fresh
+process (see sweeprun.py); records carry `sweep = {"name", "cell", "role", "axes"}` so the
+report can rebuild the grid, and `--resume` can skip the cells already recorded.
+
+Axes come in three kinds, by name:
+- engine axes (`n_workers`, `threads_per_worker`) become the engine's options;
+- layout axes (`chunks`, `npartitions`) change how the same data is cut, not the data;
+- every other axis is a data axis (`rows_per_file`, `shape`, ...): it changes the data.
+The pandas reference runs once per distinct data point, at the size's own layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import config
+from harness.engines import ENGINES, EngineOptions
+from harness.errors import UsageError
+from harness.summary import REFERENCE_ENGINE
+from harness.workloads import get_workload
+
+SWEEP_DIR = Path(__file__).parent / "sweeps"
+ENGINE_AXES = ("n_workers", "threads_per_worker")
+LAYOUT_AXES = ("chunks", "npartitions")
+# Rules of thumb the report measures the best point against; a sweep file may override them.
+DEFAULT_RULES: dict[str, list[float]] = {
+    "chunk_bytes": [100e6, 1e9],  # Dask's docs and the chapter: chunks of 100 MB - 1 GB
+    "partition_bytes": [100e6, 1e9],  # the chapter: partitions of 100 MB - 1 GB
+    "partitions_per_worker": [2, 4],  # the chapter: two to four partitions per worker
+}
+
+
+@dataclass(frozen=True)
+class Study:
+    """One workload of a sweep and the values of each of its axes."""
+
+    workload: str
+    axes: Mapping[str, tuple[Any, ...]]
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        names = list(self.axes)
+        for values in itertools.product(*(self.axes[n] for n in names)):
+            yield dict(zip(names, values, strict=True))
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep as declared in its TOML file."""
+
+    name: str
+    title: str
+    description: str
+    size: str
+    engines: tuple[str, ...]
+    studies: tuple[Study, ...]
+    repeats: int = config.DEFAULT_REPEAT
+    timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S
+    memory_budget_bytes: int | None = None
+    rules: Mapping[str, list[float]] = field(default_factory=lambda: dict(DEFAULT_RULES))
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of one study on one engine: runs in its own process."""
+
+    sweep: str
+    workload: str
+    engine: str
+    size: str
+    role: str  # "cell", or "reference" for the pandas run a speedup is measured against
+    axes: Mapping[str, Any]
+    overrides: Mapping[str, Any]
+    options: EngineOptions
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the cell, for --resume."""
+        return json.dumps([self.workload, self.engine, self.size, self.role, dict(self.axes)],
+                          sort_keys=True)
+
+    def tag(self) -> dict[str, Any]:
+        """What every record of this cell carries in its `sweep` field."""
+        return {"name": self.sweep, "cell": self.key, "role": self.role, "axes": dict(self.axes)}
+
+    def describe(self) -> str:
+        axes = " ".join(f"{k}={_short(v)}" for k, v in self.axes.items())
+        return f"{self.engine} · {self.workload}" + (f" · {axes}" if axes else "")
+
+
+def _short(value: Any) -> str:
+    return "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def sweep_names() -> list[str]:
+    return sorted(p.stem for p in SWEEP_DIR.glob("*.toml"))
+
+
+def sweep_path(name: str) -> Path:
+    """A shipped sweep by name, or a path to a sweep file of the user's own."""
+    if name.endswith(".toml"):
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"sweep file {path} does not exist; give a .toml path or one of: "
+                             f"{', '.join(sweep_names())}")
+        return path
+    path = SWEEP_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise UsageError(f"unknown sweep {name!r}; choose one of: {', '.join(sweep_names())} "
+                         "(or give a path to a .toml file)")
+    return path
+
+
+def load_sweep(name: str) -> SweepSpec:
+    path = sweep_path(name)
+    try:
+        data = tomllib.loads(path.read_text())
+        return _parse(data, path)
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"sweep file {path} is not a valid sweep ({type(exc).__name__}: "
+                         f"{exc}); see harness/sweeps/*.toml for the format") from None
+
+
+def _parse(data: dict[str, Any], path: Path) -> SweepSpec:
+    engines = tuple(data["engines"])
+    for engine in engines:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}")
+    if data.get("size", "small") not in config.SIZES:
+        raise ValueError(f"unknown size {data['size']!r}")
+    studies = tuple(_study(s) for s in data["study"])
+    budget = data.get("memory_budget_gib")
+    return SweepSpec(
+        name=str(data.get("name", path.stem)), title=str(data["title"]),
+        description=str(data.get("description", "")).strip(), size=data.get("size", "small"),
+        engines=engines, studies=studies,
+        repeats=int(data.get("repeats", config.DEFAULT_REPEAT)),
+        timeout_s=float(data.get("timeout_s", config.DEFAULT_CELL_TIMEOUT_S)),
+        memory_budget_bytes=int(float(budget) * 2**30) if budget else None,
+        rules={**DEFAULT_RULES, **data.get("rules", {})}, path=path,
+    )
+
+
+def _study(data: dict[str, Any]) -> Study:
+    workload = get_workload(data["workload"])
+    axes = {name: tuple(values) for name, values in data["axes"].items()}
+    params = workload.params(config.SIZES[0])
+    for name, values in axes.items():
+        if not values:
+            raise ValueError(f"{workload.name}: axis {name!r} has no values")
+        if name not in ENGINE_AXES and name not in params:
+            known = ", ".join([*ENGINE_AXES, *params])
+            raise ValueError(f"{workload.name} has no axis {name!r}; it has: {known}")
+    return Study(workload=workload.name, axes=axes)
+
+
+def axis_kind(name: str) -> str:
+    if name in ENGINE_AXES:
+        return "engine"
+    return "layout" if name in LAYOUT_AXES else "data"
+
+
+def engine_options(point: Mapping[str, Any]) -> EngineOptions:
+    return EngineOptions(workers=point.get("n_workers"), threads=point.get("threads_per_worker"))
+
+
+def expand(spec: SweepSpec, size: str | None = None) -> list[Cell]:
+    """Every cell of the sweep: the pandas reference cells first, then each engine's grid."""
+    size = size or spec.size
+    cells: list[Cell] = []
+    for study in spec.studies:
+        data_points = _unique(
+            {k: v for k, v in p.items() if axis_kind(k) == "data"} for p in study.points())
+        cells += [_cell(spec, study, REFERENCE_ENGINE, size, "reference", p) for p in data_points]
+        for engine in spec.engines:
+            if engine == REFERENCE_ENGINE:
+                continue
+            cells += [_cell(spec, study, engine, size, "cell", p) for p in study.points()]
+    return cells
+
+
+def _unique(points: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for p in points:
+        seen.setdefault(json.dumps(p, sort_keys=True), p)
+    return list(seen.values())
+
+
+def _cell(spec: SweepSpec, study: Study, engine: str, size: str, role: str,
+          point: dict[str, Any]) -> Cell:
+    overrides = {k: v for k, v in point.items() if axis_kind(k) != "engine"}
+    return Cell(sweep=spec.name, workload=study.workload, engine=engine, size=size, role=role,
+                axes=point, overrides=overrides, options=engine_options(point))
+
+
+def data_scale(overrides: Mapping[str, Any]) -> float:
+    """A rough size of a cell's data: the product of its data axes' numbers (for estimates)."""
+    numbers = [v for k, val in overrides.items() if axis_kind(k) == "data"
+               for v in (val if isinstance(val, list | tuple) else [val])
+               if isinstance(v, int | float)]
+    return float(math.prod(numbers)) if numbers else 1.0
