@@ -670,8 +670,16 @@ def render_report(records: list[Record], out_dir: Path, graphs: bool = True) -> 
     """Write report.md, report.html and the PNGs into out_dir, replacing it whole; return it."""
     from harness.graphs import pictures
 
-    names = sorted({r.workload for r in records})
-    report = build_report(records, pictures(names) if graphs else ())
+    if any(r.sweep for r in records):
+        if not all(r.sweep for r in records):
+            raise UsageError("these files mix sweep records and run records; give them to "
+                             "separate `harness report` calls")
+        from harness.sweepreport import build_sweep_report
+
+        report = build_sweep_report(records)
+    else:
+        names = sorted({r.workload for r in records})
+        report = build_report(records, pictures(names) if graphs else ())
     target = Path(out_dir).absolute()
     check_report_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
