@@ -55,7 +55,7 @@ def test_shipped_sweeps_load_and_meet_the_issue_shape() -> None:
 def test_expand_adds_one_pandas_reference_per_data_point() -> None:
     cells = expand(load_sweep("data-scaling"))
     refs = [c for c in cells if c.role == "reference"]
-    assert {c.engine for c in refs} == {"pandas"} and len(refs) == 10
+    assert {c.engine for c in refs} == {"pandas"} and len(refs) == 11
     wt = expand(load_sweep("workers-threads"))
     assert sum(c.role == "reference" for c in wt) == 2  # no data axes: one per workload
     assert len({c.key for c in wt}) == len(wt)
