@@ -31,6 +31,14 @@ ENGINE_COLORS = {"pandas": "#7f7f7f", "dask-sync": "#8c564b", "dask-threads": "#
                  "dask-processes": "#ff7f0e", "dask-distributed": "#2ca02c", "spark": "#d62728"}
 
 
+EFFICIENCY_NOTE = (
+    "Parallel efficiency is the speedup (over the engine's own 1 worker x 1 thread point) "
+    "divided by min(workers x threads, logical cores). Above 100% the work was not CPU-bound "
+    "(tasks that sleep or wait on I/O), so slots past the cores still paid; well below 100% "
+    "means scheduling overhead, a serial part, or oversubscribed CPU-bound work."
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Records -> one row per cell, with derived measures
 
@@ -455,6 +463,7 @@ def _study_section(report: Report, name: str, workload: str, study: pd.DataFrame
     report.add(Heading(2, workload))
     items: list[str] = []
     if "engine" in kinds:
+        report.add(Para(EFFICIENCY_NOTE))
         items += engine_findings(study)
         for value, what in (("best_s", "time"), ("efficiency", "parallel efficiency")):
             fig = heatmap_figure(study, value, f"{workload}: {what}, workers x threads", footer)
