@@ -17,11 +17,12 @@ from harness.errors import UsageError
 from harness.records import Record, append_records, collect_env, new_run_id, read_records
 from harness.runner import Plan, run_plan
 from harness.sweep import Cell, SweepSpec, axis_kind, data_scale, expand
+from harness.workloads import get_workload
 
 # Guesses for cells nothing has measured yet; measured history replaces them.
 PROCESS_OVERHEAD_S = 4.0  # a fresh Python process, imports, inputs
 STARTUP_GUESS_S = {"spark": 10.0, "dask-distributed": 2.0, "dask-processes": 1.5}
-RUN_GUESS_S = 3.0
+RUN_GUESS_S = 1.0  # a small-size run on this machine is 0.1-2 s
 CellProgress = Callable[[str, int], None]
 
 
@@ -109,9 +110,12 @@ class Estimator:
 
     def run_s(self, cell: Cell) -> float:
         matches = self._matches(cell)
-        if not matches:
-            return RUN_GUESS_S
         data_keys = [k for k in cell.overrides if axis_kind(k) == "data"]
+        if not matches:
+            # Unmeasured: a guess for the size's own data, scaled to the cell's data axes.
+            default = get_workload(cell.workload).params(cell.size)
+            return RUN_GUESS_S * data_scale(cell.overrides) / data_scale(
+                {k: default.get(k) for k in data_keys})
         scaled = [r.wall_s * data_scale(cell.overrides)
                   / data_scale({k: r.params.get(k) for k in data_keys})
                   for r in matches if r.wall_s]
