@@ -453,6 +453,8 @@ def _sweep_section(report: Report, name: str, rows: pd.DataFrame, records: list[
     except Exception:
         title, description, budget = name, "", None
     mine = [r for r in records if r.sweep.get("name") == name]
+    tagged = [r.sweep["memory_budget_bytes"] for r in mine if r.sweep.get("memory_budget_bytes")]
+    budget = max(tagged) if tagged else budget
     repeats = max(r.repeat for r in mine) + 1
     report.add(Heading(1, f"Sweep {name}: {title}"))
     report.add(Para(f"{len(rows)} cells, {len(mine)} records, size "
