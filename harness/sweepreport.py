@@ -78,6 +78,11 @@ def _key(axes: dict[str, Any], kinds: Sequence[str]) -> str:
     return json.dumps({k: v for k, v in axes.items() if axis_kind(k) in kinds}, sort_keys=True)
 
 
+def workers_threads(axes: dict[str, Any]) -> tuple[int, int]:
+    """The requested workers and threads of a cell; an axis the sweep does not vary is 1."""
+    return axes.get("n_workers", 1), axes.get("threads_per_worker", 1)
+
+
 def derive(rows: pd.DataFrame) -> pd.DataFrame:
     """Speedups over pandas and over the engine's own 1x1 point, and parallel efficiency."""
     rows = rows.copy()
@@ -87,7 +92,7 @@ def derive(rows: pd.DataFrame) -> pd.DataFrame:
                            for r in rows.itertuples()]
     ones = {(r.workload, r.engine, _key(r.axes, ["data", "layout"])): r.best_s
             for r in rows.itertuples()
-            if r.axes.get("n_workers") == 1 and r.axes.get("threads_per_worker") == 1}
+            if workers_threads(r.axes) == (1, 1)}
     rows["one_slot_s"] = [ones.get((r.workload, r.engine, _key(r.axes, ["data", "layout"])),
                                    np.nan) for r in rows.itertuples()]
     rows["speedup_ref"] = rows["reference_s"] / rows["best_s"]
@@ -159,16 +164,16 @@ def engine_findings(study: pd.DataFrame) -> list[str]:
         if not len(ok):
             continue
         best = ok.loc[ok["best_s"].idxmin()]
-        w, t = best["axes"]["n_workers"], best["axes"]["threads_per_worker"]
+        w, t = workers_threads(best["axes"])
         text = (f"{engine}: best {w} workers x {t} threads, {fmt_seconds(best['best_s'])}; "
                 f"{best['speedup_1x1']:.2f}x its own 1x1, {best['speedup_ref']:.2f}x pandas, "
                 f"efficiency {best['efficiency']:.0%}")
         cores = best["cores"]
-        fits = ok[ok["axes"].map(lambda a: a["n_workers"] * a["threads_per_worker"]) == cores]
+        fits = ok[ok["axes"].map(lambda a: math.prod(workers_threads(a))) == cores]
         if len(fits) and pd.notna(cores):
             at = fits.loc[fits["best_s"].idxmin()]
             text += (f". Best point with workers x threads = {cores:.0f} cores: "
-                     f"{at['axes']['n_workers']}x{at['axes']['threads_per_worker']}, "
+                     f"{'x'.join(map(str, workers_threads(at['axes'])))}, "
                      f"{at['best_s'] / best['best_s']:.2f}x the best time")
         items.append(text + ".")
     return items
@@ -226,7 +231,9 @@ def scaling_findings(study: pd.DataFrame, budget: float | None = None) -> list[s
     """Log-log slopes of time and memory against data size, per engine, and where the memory
     line would cross the sweep's budget (an extrapolation, and said to be one)."""
     items = []
-    for engine, g in _by_engine(study, with_reference=True):
+    # A data axis of a workload that states no data size (delayed-sleep's n_tasks) has no x.
+    sized = "metric.data_bytes" in study
+    for engine, g in _by_engine(study, with_reference=True) if sized else []:
         ok = g.dropna(subset=["best_s", "metric.data_bytes"])
         t = fit_slope(ok["metric.data_bytes"], ok["best_s"])
         m = fit_slope(ok["metric.data_bytes"], ok["growth_bytes"])
@@ -279,16 +286,16 @@ def heatmap_figure(study: pd.DataFrame, value: str, title: str, footer: str) -> 
     if not engines:
         return None
     fig, axes = _fig(len(engines), title, footer)
-    workers = sorted({a["n_workers"] for a in cells["axes"]})
-    threads = sorted({a["threads_per_worker"] for a in cells["axes"]})
+    workers = sorted({workers_threads(a)[0] for a in cells["axes"]})
+    threads = sorted({workers_threads(a)[1] for a in cells["axes"]})
     finite = cells[value].replace([np.inf, -np.inf], np.nan).dropna()
     vmax = finite.max() if len(finite) else 1.0
     for ax, engine in zip(axes, engines, strict=True):
         grid = np.full((len(workers), len(threads)), np.nan)
         labels = [["not run"] * len(threads) for _ in workers]
         for r in cells[cells["engine"] == engine].itertuples():
-            i = workers.index(r.axes["n_workers"])
-            j = threads.index(r.axes["threads_per_worker"])
+            i = workers.index(workers_threads(r.axes)[0])
+            j = threads.index(workers_threads(r.axes)[1])
             v = getattr(r, value)
             grid[i, j] = v
             labels[i][j] = r.status if pd.isna(v) else _heat_text(value, v)
