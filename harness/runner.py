@@ -178,7 +178,10 @@ def _follow(plan: Plan, spec: SessionSpec, child: _Child,
         timeout = max(0.0, child.deadline - time.monotonic())
         if plan.memory_budget_bytes is not None:
             timeout = min(timeout, MEMORY_POLL_S)
-            over = _over_budget(child.proc.pid, plan.memory_budget_bytes)
+            # The budget judges the measured runs only: preparing inputs (generating data,
+            # computing the reference answer once) is the harness's work, not the engine's.
+            over = child.phase == "cell" and _over_budget(child.proc.pid,
+                                                           plan.memory_budget_bytes)
             if over:
                 return done | _fail_current(plan, spec, child, keep, progress, "over-memory",
                                             over, recorded)
