@@ -41,6 +41,13 @@ def skip_unless_runnable(workload: str, engine: str) -> None:
         raise NotImplementedError(reason)
 
 
+def skip_unless_available(engine: str) -> None:
+    """asv's skip for an engine this machine cannot start (no Java for Spark, say)."""
+    reason = get_engine(engine).unavailable_reason()
+    if reason:
+        raise NotImplementedError(reason)
+
+
 def started_engine(name: str, options: EngineOptions | None = None) -> Engine:
     """One started engine per process and options, stopped when the process exits."""
     key = (name, options or EngineOptions())
