@@ -63,13 +63,20 @@ def fmt_duration(value: float) -> str:
     return fmt_seconds(value)
 
 
-def _figure(n_rows: int, title: str, footer: str, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
-    """A one-axes figure sized to its rows, titled on top and footed with the machine line."""
-    fig, ax = plt.subplots(figsize=(width, 2.3 + 0.42 * max(n_rows, 2)), layout="constrained")
+def titled_figure(title: str, footer: str, size: tuple[float, float],
+                  n_cols: int = 1) -> tuple[Figure, np.ndarray]:
+    """A row of `n_cols` axes, titled on top and footed with the machine and versions line."""
+    fig, axes = plt.subplots(1, n_cols, figsize=size, layout="constrained", squeeze=False)
     fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
     # supxlabel is laid out by the constrained engine, so the footer never overlaps the x label.
     fig.supxlabel(footer, x=0.01, ha="left", fontsize=7, color="#555555")
-    return fig, ax
+    return fig, axes[0]
+
+
+def _figure(n_rows: int, title: str, footer: str, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
+    """A one-axes figure sized to its rows."""
+    fig, axes = titled_figure(title, footer, (width, 2.3 + 0.42 * max(n_rows, 2)))
+    return fig, axes[0]
 
 
 def _engine_axis(ax: Axes, labels: Sequence[str]) -> np.ndarray:

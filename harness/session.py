@@ -108,6 +108,7 @@ def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
             wall = time.perf_counter() - t0
     except Exception as exc:
         return Record(status="error", error=one_line(exc), **fields)
+    engine.settle()
     m = sampler.result
     check = workload.check(expected, answer)
     ctx = engine.last_context or engine.context()

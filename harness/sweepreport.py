@@ -270,13 +270,7 @@ def _by_engine(study: pd.DataFrame, with_reference: bool = False) -> list[tuple[
 
 
 def _fig(n_cols: int, title: str, footer: str, height: float = 4.2) -> tuple[Figure, Any]:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, n_cols, figsize=(max(4.2 * n_cols, 8.0), height),
-                             layout="constrained", squeeze=False)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
-    fig.supxlabel(footer, fontsize=7, color="#555555", x=0.01, ha="left")
-    return fig, axes[0]
+    return plots.titled_figure(title, footer, (max(4.2 * n_cols, 8.0), height), n_cols)
 
 
 def heatmap_figure(study: pd.DataFrame, value: str, title: str, footer: str) -> Figure | None:

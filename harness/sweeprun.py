@@ -64,7 +64,7 @@ def plan_sweep(spec: SweepSpec, size: str, out: Path, *, resume: bool, repeats: 
         raise UsageError(f"{out} already holds results; pass --resume to run only the missing "
                          "cells, or --out another file")
     todo = [c for c in cells if c.key not in done]
-    history = _history([out, *sorted(config.results_dir().glob("**/*.jsonl"))])
+    history = _history(history_files(out))
     estimator = Estimator(history)
     chosen = repeats or spec.repeats
     trimmed: list[str] = []
@@ -76,6 +76,19 @@ def plan_sweep(spec: SweepSpec, size: str, out: Path, *, resume: bool, repeats: 
         memory_budget_bytes=memory_budget_bytes or spec.memory_budget_bytes, out=out,
         estimate_s=sum(estimator.cell_s(c, chosen) for c in todo),
         measured_cells=sum(estimator.measured(c) for c in todo), trimmed=tuple(trimmed))
+
+
+def history_files(out: Path, recent_runs: int = 20) -> list[Path]:
+    """Where estimates come from: this sweep's file, every sweep's, the newest run files.
+
+    Only the newest runs, so that a results directory grown by a year of nightly runs does not
+    make every plan slower.
+    """
+    root = config.results_dir()
+    sweeps = sorted(root.glob("sweeps/*.jsonl"))
+    runs = sorted((p for p in root.glob("**/*.jsonl") if p not in sweeps and p.is_file()),
+                  key=lambda p: p.stat().st_mtime)[-recent_runs:]
+    return [out, *sweeps, *runs]
 
 
 def _history(paths: Iterable[Path]) -> list[Record]:

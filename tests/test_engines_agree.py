@@ -6,7 +6,7 @@ import pytest
 
 from harness.engines import ENGINES
 from harness.workloads import WORKLOADS
-from tests.helpers import measure_once
+from tests.helpers import measure_once, prepared
 
 # Engines whose work runs in processes other than the driver.
 MULTI_PROCESS = {"spark", "dask-distributed", "dask-processes"}
@@ -50,3 +50,12 @@ def test_engine_returns_reference_answer(engine_by_name, engine_name: str,
         assert record.metrics["max_processes"] > 1
     assert record.peak_tree_hwm_bytes is not None
     assert record.peak_tree_hwm_bytes >= record.peak_tree_rss_bytes
+
+
+def test_task_count_is_taken_after_the_run(dask_threads_engine) -> None:
+    # Counting re-optimizes the graph; inside `run` it would be timed as the workload's.
+    workload, inputs, _, _ = prepared("array-transpose")
+    dask_threads_engine.run(workload, inputs)
+    assert dask_threads_engine.n_tasks is None
+    dask_threads_engine.settle()
+    assert dask_threads_engine.n_tasks and dask_threads_engine.n_tasks > 1

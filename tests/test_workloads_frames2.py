@@ -97,3 +97,28 @@ def test_stale_outputs_of_gone_processes_are_removed() -> None:
     (stale / "category=A").mkdir(parents=True)
     fresh = csv_to_parquet.fresh_output()
     assert not stale.exists() and not fresh.exists() and fresh.parent == root
+
+
+@pytest.mark.parametrize("engine_name", [
+    "dask-threads", pytest.param("dask-distributed", marks=pytest.mark.slow),
+    pytest.param("spark", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("workload_name", ["csv-groupby", "map-partitions"])
+def test_sweep_partition_count_is_honoured_and_recorded(engine_by_name, engine_name: str,
+                                                        workload_name: str) -> None:
+    # 3 is not a multiple of the 2 files: Dask repartitions, Spark coalesces 4 splits into 3.
+    record = measure_once(engine_by_name(engine_name), workload_name,
+                          overrides={"npartitions": 3})
+    assert record.status == "ok", (record.error, record.check)
+    assert record.metrics["npartitions"] == 3
+    assert record.metrics["partition_bytes"] == pytest.approx(record.metrics["data_bytes"] / 3)
+
+
+def test_probes_run_after_the_body_and_a_failing_probe_leaves_no_note() -> None:
+    ctx = Context(slots=1, n_workers=1, threads_per_worker=1)
+    calls: list[str] = []
+    ctx.note_later(lambda: calls.append("probe") or {"npartitions": 7})
+    ctx.note_later(lambda: {"bad": 1 / 0})
+    assert calls == [] and ctx.notes == {}
+    ctx.settle()
+    ctx.settle()
+    assert calls == ["probe"] and ctx.notes == {"npartitions": 7}

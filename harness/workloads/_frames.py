@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.datasets import Dataset, read_csv_pandas
+from harness.datasets import CsvSpec, Dataset, csv_dataset, read_csv_pandas
 from harness.workloads.base import CheckResult, Context, check_frame
 
 # Same dtypes as the reference reader; timestamps parsed as datetimes on every engine.
@@ -30,8 +30,9 @@ CHAPTER_CSV_SIZES: dict[str, dict[str, Any]] = {
 LAYOUT_TUNABLES: dict[str, Any] = {"npartitions": None}
 
 
-def with_layout(ds: Dataset, params: Mapping[str, Any]) -> Dataset:
-    """The dataset carrying the partition count the params ask for."""
+def prepare_csv(params: Mapping[str, Any]) -> Dataset:
+    """The chapter CSV parts the params name, carrying the partition count they ask for."""
+    ds = csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
     return dataclasses.replace(ds, npartitions=params.get("npartitions"))
 
 
@@ -39,8 +40,24 @@ def note_partitions(ctx: Context, ds: Dataset, npartitions: int | None) -> None:
     """Record the data size and, when known, how finely the engine cut it."""
     ctx.note("data_bytes", ds.nbytes)
     if npartitions:
-        ctx.note("npartitions", int(npartitions))
-        ctx.note("partition_bytes", ds.nbytes / npartitions)
+        ctx.notes.update(partition_notes(ds, npartitions))
+
+
+def partition_notes(ds: Dataset, npartitions: int) -> dict[str, float]:
+    return {"npartitions": int(npartitions), "partition_bytes": ds.nbytes / npartitions}
+
+
+def note_spark_partitions(ctx: Context, spark: Any, ds: Dataset, df: Any) -> None:
+    """Like `note_partitions` for a Spark frame, whose count is asked for after the timing.
+
+    Asking plans the query again, so it happens under the same layout settings as the body.
+    """
+    ctx.note("data_bytes", ds.nbytes)
+    if ds.npartitions:
+        def probe() -> dict[str, float]:
+            with spark_layout(spark, ds):
+                return partition_notes(ds, df.rdd.getNumPartitions())
+        ctx.note_later(probe)
 
 
 def pandas_frame(ds: Dataset) -> pd.DataFrame:

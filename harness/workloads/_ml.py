@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.datasets import CATEGORIES, CsvSpec, Dataset, csv_dataset, read_csv_pandas
-from harness.workloads.base import CheckResult, Compute
+from harness.datasets import CATEGORIES, Dataset, read_csv_pandas
+from harness.workloads._frames import prepare_csv
+from harness.workloads.base import CheckResult, Compute, Workload
 
 FEATURES = ("hour", "dayofweek", "code", "value")
 TEST_EVERY = 5  # id % 5 == 0 -> test
@@ -40,8 +41,16 @@ CSV_DTYPES = {"id": "int64", "value": "float64", "category": "object"}
 REQUIRES = ("dask_ml", "sklearn")
 
 
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
+def ml_workload(*, small_rows_per_file: int, **fields: Any) -> Workload:
+    """A §3.3 workload over this module's table: the sizes differ only at `small`, where each
+    model gets the rows it fits in about a second."""
+    sizes = {
+        "tiny": {"files": 2, "rows_per_file": 2_500},
+        "small": {"files": 5, "rows_per_file": small_rows_per_file},
+        "seed": {"files": 5, "rows_per_file": 1_000_000},
+    }
+    return Workload(section="3.3", sizes=sizes, prepare=prepare_csv, graph=dask_table,
+                    requires=REQUIRES, extra="ml", **fields)
 
 
 def noise(ids: pd.Series | np.ndarray) -> np.ndarray:

@@ -45,7 +45,9 @@ class Context:
     """What a workload body may know about the engine running it, and where it leaves notes.
 
     `note(key, value)` records a measure of the run (partition sizes, a sub-phase's seconds)
-    into the record's `metrics`; numbers and short lists only.
+    into the record's `metrics`; numbers and short lists only. `note_later(probe)` is for
+    measures that cost time to take (asking Spark for its partition count plans the query
+    again): the probe returns notes and is called by `settle`, after the timed section.
     """
 
     slots: int
@@ -53,9 +55,23 @@ class Context:
     threads_per_worker: int
     engine: str = ""
     notes: dict[str, Any] = field(default_factory=dict, compare=False)
+    probes: list[Callable[[], Mapping[str, Any]]] = field(default_factory=list, compare=False)
 
     def note(self, key: str, value: Any) -> None:
         self.notes[key] = value
+
+    def note_later(self, probe: Callable[[], Mapping[str, Any]]) -> None:
+        self.probes.append(probe)
+
+    def settle(self) -> None:
+        """Call the probes, once; a probe that fails leaves no notes rather than failing a run."""
+        probes = list(self.probes)
+        self.probes.clear()
+        for probe in probes:
+            try:
+                self.notes.update(probe())
+            except Exception:  # a measure we cannot take is not a failed run
+                continue
 
 
 @dataclass(frozen=True)

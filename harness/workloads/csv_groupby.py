@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset, read_csv_pandas
+from harness.datasets import Dataset, read_csv_pandas
 from harness.workloads._frames import (
     CHAPTER_CSV_SIZES,
     LAYOUT_TUNABLES,
     dask_frame,
     note_partitions,
+    note_spark_partitions,
+    prepare_csv,
     spark_frame,
     spark_layout,
-    with_layout,
 )
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
 AGGS = ["mean", "std", "count"]
-
-
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    spec = CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"])
-    return with_layout(csv_dataset(spec), params)
 
 
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +53,7 @@ def spark_body(spark: Any, ds: Dataset, ctx: Context) -> pd.DataFrame:
 
     with spark_layout(spark, ds):
         df = spark_frame(spark, ds)
-        note_partitions(ctx, ds, ds.npartitions and df.rdd.getNumPartitions())
+        note_spark_partitions(ctx, spark, ds, df)
         agg = df.groupBy("category").agg(
             F.mean("value").alias("mean"), F.stddev_samp("value").alias("std"),
             F.count("value").alias("count"),
@@ -77,7 +72,7 @@ WORKLOAD = Workload(
     title="Read CSV parts, groupby category: mean, std, count of value",
     sizes=CHAPTER_CSV_SIZES,
     tunables=LAYOUT_TUNABLES,
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,

@@ -7,14 +7,20 @@ The reference computes mean, std, min, max and count directly on the whole frame
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import CHAPTER_CSV_SIZES, dask_frame, pandas_frame, spark_frame
+from harness.datasets import Dataset
+from harness.workloads._frames import (
+    CHAPTER_CSV_SIZES,
+    dask_frame,
+    pandas_frame,
+    prepare_csv,
+    spark_frame,
+)
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
 STATS = ["mean", "std", "min", "max", "count"]
@@ -59,10 +65,6 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_index()
 
 
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
-
-
 def reference(ds: Dataset, ctx: Context) -> pd.DataFrame:
     df = pandas_frame(ds)
     return normalize(df.groupby("category")["value"].agg(STATS))
@@ -97,7 +99,7 @@ WORKLOAD = Workload(
     title="Per-partition mean/std/min/max per category, combined (Chan's parallel variance)",
     # The chapter CSV at csv-groupby's sizes, so the cached parts are shared.
     sizes=CHAPTER_CSV_SIZES,
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset
+from harness.datasets import Dataset
 from harness.workloads._frames import (
     CHAPTER_CSV_SIZES,
     check_dict,
     dask_frame,
     pandas_frame,
+    prepare_csv,
     spark_frame,
 )
 from harness.workloads.base import CheckResult, Compute, Context, Workload
 
 KEYS = ("count", "sum_value", "sum_value_squared")
-
-
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
 
 
 def derive(frame: Any) -> Any:
@@ -70,7 +66,7 @@ WORKLOAD = Workload(
     section="3.2",
     title="Filter value > 0, derive value_squared; count and sums",
     sizes=CHAPTER_CSV_SIZES,
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,

@@ -13,16 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset
+from harness.datasets import Dataset
 from harness.workloads._frames import (
     CHAPTER_CSV_SIZES,
     LAYOUT_TUNABLES,
     dask_frame,
     note_partitions,
+    note_spark_partitions,
     pandas_frame,
+    prepare_csv,
     spark_frame,
     spark_layout,
-    with_layout,
 )
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
@@ -41,11 +42,6 @@ def custom_processing_batches(batches: Iterable[pd.DataFrame]) -> Iterator[pd.Da
     """Spark's mapInPandas calling convention around the same function."""
     for batch in batches:
         yield custom_processing(batch)
-
-
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    spec = CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"])
-    return with_layout(csv_dataset(spec), params)
 
 
 def summary(sums: Mapping[str, Any], rows: int) -> dict[str, float]:
@@ -77,7 +73,7 @@ def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
 
     with spark_layout(spark, ds):
         df = spark_frame(spark, ds)
-        note_partitions(ctx, ds, ds.npartitions and df.rdd.getNumPartitions())
+        note_spark_partitions(ctx, spark, ds, df)
         df = df.select([F.col(s).alias(d) for s, d in AB_COLUMNS.items()])
         out = df.mapInPandas(custom_processing_batches, schema=SPARK_OUT_SCHEMA)
         row = out.agg(*[F.sum(c).alias(c) for c in NEW_COLUMNS],
@@ -97,7 +93,7 @@ WORKLOAD = Workload(
     title="map_partitions(custom_processing): A squared, log1p(|B|), then sums",
     sizes=CHAPTER_CSV_SIZES,
     tunables=LAYOUT_TUNABLES,
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,

@@ -35,7 +35,7 @@ import numpy as np
 
 from harness.datasets import Dataset
 from harness.workloads import _ml
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.base import CheckResult, Compute, Context
 
 LAMBDAS = (0.03, 0.01)
 L1_RATIOS = (0.0, 1.0)  # 0 = L2 penalty, 1 = L1 penalty
@@ -135,21 +135,12 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return CheckResult(result.ok and (same or near_tie), detail)
 
 
-WORKLOAD = Workload(
+WORKLOAD = _ml.ml_workload(
     name="ml-grid-search",
-    section="3.3",
     title="Dask-ML: GridSearchCV, 2 strengths x {L1, L2}, 3-fold CV",
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 2_500},
-        "small": {"files": 5, "rows_per_file": 10_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
-    prepare=_ml.prepare,
+    small_rows_per_file=10_000,
     reference=reference,
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=_ml.dask_table,
-    requires=_ml.REQUIRES,
-    extra="ml",
 )

@@ -23,7 +23,7 @@ from typing import Any
 
 from harness.datasets import Dataset
 from harness.workloads import _ml
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.base import CheckResult, Compute, Context
 
 C = 1.0
 MAX_ITER = 100
@@ -84,21 +84,12 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return _ml.quality_check(exp, act, {"accuracy": 0.02, "log_loss": 0.02})
 
 
-WORKLOAD = Workload(
+WORKLOAD = _ml.ml_workload(
     name="ml-logreg",
-    section="3.3",
     title="Dask-ML: logistic regression (L2, lbfgs) on standardized features",
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 2_500},
-        "small": {"files": 5, "rows_per_file": 40_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
-    prepare=_ml.prepare,
+    small_rows_per_file=40_000,
     reference=reference,
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=_ml.dask_table,
-    requires=_ml.REQUIRES,
-    extra="ml",
 )

@@ -18,7 +18,7 @@ import numpy as np
 
 from harness.datasets import Dataset
 from harness.workloads import _ml
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.base import CheckResult, Compute, Context
 
 COUNTS = ("n_train", "n_test", "train_positive")
 
@@ -82,21 +82,12 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return CheckResult(not bad, detail)
 
 
-WORKLOAD = Workload(
+WORKLOAD = _ml.ml_workload(
     name="ml-preprocess",
-    section="3.3",
     title="Dask-ML: features, deterministic train/test split, StandardScaler",
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 2_500},
-        "small": {"files": 5, "rows_per_file": 40_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
-    prepare=_ml.prepare,
+    small_rows_per_file=40_000,
     reference=reference,
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=_ml.dask_table,
-    requires=_ml.REQUIRES,
-    extra="ml",
 )

@@ -29,7 +29,7 @@ from typing import Any
 
 from harness.datasets import Dataset
 from harness.workloads import _ml
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.base import CheckResult, Compute, Context
 
 N_TREES = 50
 MAX_DEPTH = 8
@@ -86,22 +86,13 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     return _ml.quality_check(exp, act, {"accuracy": 0.03, "log_loss": 0.05})
 
 
-WORKLOAD = Workload(
+WORKLOAD = _ml.ml_workload(
     name="ml-random-forest",
-    section="3.3",
     title="Dask-ML: scikit-learn random forest under joblib's Dask backend",
-    sizes={
-        "tiny": {"files": 2, "rows_per_file": 2_500},
-        "small": {"files": 5, "rows_per_file": 20_000},
-        "seed": {"files": 5, "rows_per_file": 1_000_000},
-    },
-    prepare=_ml.prepare,
+    small_rows_per_file=20_000,
     reference=reference,
     dask=dask_body,
     spark=spark_body,
     check=check,
-    graph=_ml.dask_table,
     unsupported={name: NEEDS_CLIENT for name in ("dask-sync", "dask-threads", "dask-processes")},
-    requires=_ml.REQUIRES,
-    extra="ml",
 )

@@ -8,18 +8,14 @@ again. The answer is the shared pass's; the separate results must agree with it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import check_dict, dask_frame, pandas_frame, spark_frame
+from harness.datasets import Dataset
+from harness.workloads._frames import check_dict, dask_frame, pandas_frame, prepare_csv, spark_frame
 from harness.workloads.base import CheckResult, Compute, Context, Workload
 
 RTOL = 1e-9
-
-
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
 
 
 def mean(frame: Any) -> Any:
@@ -110,7 +106,7 @@ WORKLOAD = Workload(
         "small": {"files": 5, "rows_per_file": 100_000},
         "seed": {"files": 5, "rows_per_file": 1_000_000},
     },
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,

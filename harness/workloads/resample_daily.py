@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import dask_frame, pandas_frame, spark_frame
+from harness.datasets import Dataset
+from harness.workloads._frames import dask_frame, pandas_frame, prepare_csv, spark_frame
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
-
-
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
 
 
 def daily_mean(indexed: Any) -> Any:
@@ -105,7 +101,7 @@ WORKLOAD = Workload(
         "small": {"files": 5, "rows_per_file": 200_000},
         "seed": {"files": 5, "rows_per_file": 1_000_000},
     },
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,

@@ -8,13 +8,13 @@ sum of the derived column each way it offers, times each way from reading the CS
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from harness.datasets import CsvSpec, Dataset, csv_dataset
-from harness.workloads._frames import dask_frame, pandas_frame, spark_frame
+from harness.datasets import Dataset
+from harness.workloads._frames import dask_frame, pandas_frame, prepare_csv, spark_frame
 from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
 
 COLUMNS = ["value", "category"]
@@ -56,10 +56,6 @@ def timed(ctx: Context, key: str, run: Callable[[], Any]) -> float:
     total = float(run())
     ctx.note(key, time.perf_counter() - t0)
     return total
-
-
-def prepare(params: Mapping[str, Any]) -> Dataset:
-    return csv_dataset(CsvSpec(files=params["files"], rows_per_file=params["rows_per_file"]))
 
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
@@ -123,7 +119,7 @@ WORKLOAD = Workload(
         "small": {"files": 2, "rows_per_file": 100_000},
         "seed": {"files": 5, "rows_per_file": 1_000_000},
     },
-    prepare=prepare,
+    prepare=prepare_csv,
     reference=reference,
     dask=dask_body,
     spark=spark_body,
