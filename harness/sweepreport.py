@@ -32,8 +32,9 @@ ENGINE_COLORS = {"pandas": "#7f7f7f", "dask-sync": "#8c564b", "dask-threads": "#
 
 
 EFFICIENCY_NOTE = (
-    "Parallel efficiency is the speedup (over the engine's own 1 worker x 1 thread point) "
-    "divided by min(workers x threads, logical cores). Above 100% the work was not CPU-bound "
+    "Parallel efficiency is the speedup (over the engine's own 1 worker x 1 thread point, or "
+    "over pandas where the sweep has no such point) divided by min(workers x threads, "
+    "logical cores). Above 100% the work was not CPU-bound "
     "(tasks that sleep or wait on I/O), so slots past the cores still paid; well below 100% "
     "means scheduling overhead, a serial part, or oversubscribed CPU-bound work."
 )
@@ -90,9 +91,11 @@ def derive(rows: pd.DataFrame) -> pd.DataFrame:
             for r in rows.itertuples() if r.role == "reference"}
     rows["reference_s"] = [refs.get((r.workload, _key(r.axes, ["data"])), np.nan)
                            for r in rows.itertuples()]
+    # The engine's own 1x1 is a cell that really ran one worker of one thread: a chunk sweep
+    # on the engine's default pool has none, and then efficiency is measured against pandas.
     ones = {(r.workload, r.engine, _key(r.axes, ["data", "layout"])): r.best_s
             for r in rows.itertuples()
-            if workers_threads(r.axes) == (1, 1)}
+            if r.role != "reference" and (r.n_workers, r.threads_per_worker) == (1, 1)}
     rows["one_slot_s"] = [ones.get((r.workload, r.engine, _key(r.axes, ["data", "layout"])),
                                    np.nan) for r in rows.itertuples()]
     rows["speedup_ref"] = rows["reference_s"] / rows["best_s"]
@@ -138,17 +141,23 @@ def rules_for(name: str | None) -> dict[str, list[float]]:
 
 
 def decimal_bytes(value: float) -> str:
-    """The chapter states its bands in decimal units (100 MB, 1 GB)."""
-    return f"{value / 1e9:g} GB" if value >= 1e9 else f"{value / 1e6:g} MB"
+    """Decimal units: the chapter states its bands so (100 MB, 1 GB), and log axes tick at
+    powers of ten, which binary units would label 95.4 MiB."""
+    for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if value >= scale:
+            return f"{value / scale:g} {unit}"
+    return f"{value:g} B"
 
 
 def band_words(value: float, band: Sequence[float], fmt: Any = decimal_bytes) -> str:
     """'inside the band', or how many times below or above it."""
     lo, hi = band
     if value < lo:
-        return f"{lo / value:.1f}x below the band's lower edge {fmt(lo)}"
+        return (f"just below the band's lower edge {fmt(lo)}" if lo / value < 1.1
+                else f"{lo / value:.1f}x below the band's lower edge {fmt(lo)}")
     if value > hi:
-        return f"{value / hi:.1f}x above the band's upper edge {fmt(hi)}"
+        return (f"just above the band's upper edge {fmt(hi)}" if value / hi < 1.1
+                else f"{value / hi:.1f}x above the band's upper edge {fmt(hi)}")
     return f"inside the band {fmt(lo)} - {fmt(hi)}"
 
 
@@ -347,7 +356,7 @@ def ucurve_figure(study: pd.DataFrame, axis: str, rules: dict[str, list[float]],
     ax.set_ylabel("compute time, best of warm runs (s)")
     tasks_ax.set_ylabel("tasks in the graph (dashed)")
     if axis == "chunks":
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
     handles = ax.get_legend_handles_labels()[0] + tasks_ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=8, loc="best")
     return fig
@@ -406,9 +415,9 @@ def scaling_figure(study: pd.DataFrame, title: str, footer: str,
         ax.set_yscale("log")
         ax.set_xlabel("data size")
         ax.set_ylabel(what)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
         ax.legend(fontsize=7, loc="upper left")
-    m_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_bytes(v)))
+    m_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
     return fig
 
 
@@ -500,16 +509,25 @@ def _study_section(report: Report, name: str, workload: str, study: pd.DataFrame
 
 
 def _cell_table(study: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "engine": study["engine"], "axes": [_axes_text(a) for a in study["axes"]],
         "status": study["status"], "best": study["best_s"].map(fmt_seconds),
         "cold": study["cold_s"].map(fmt_seconds),
         "vs pandas": study["speedup_ref"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x"),
         "vs own 1x1": study["speedup_1x1"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}x"),
-        "efficiency": study["efficiency"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}"),
+        "efficiency": [_efficiency_text(v, b) for v, b in
+                       zip(study["efficiency"], study["efficiency_basis"], strict=True)],
         "tasks": study["n_tasks"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
         "peak tree mem": study["peak_bytes"].map(fmt_bytes),
     })
+    # A chunk sweep has no 1x1 cells, a sweep of sleeps no tasks: no empty columns.
+    return table.loc[:, [c for c in table.columns if (table[c] != "").any()]]
+
+
+def _efficiency_text(value: float, basis: str) -> str:
+    if pd.isna(value):
+        return ""
+    return f"{value:.0%}" if basis == "own 1x1" else f"{value:.0%} (vs pandas)"
 
 
 def _problems(report: Report, records: list[Record]) -> None:

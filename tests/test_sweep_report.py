@@ -71,6 +71,7 @@ def test_band_words() -> None:
     assert band_words(10e6, [100e6, 1e9]) == "10.0x below the band's lower edge 100 MB"
     assert band_words(2e9, [100e6, 1e9]) == "2.0x above the band's upper edge 1 GB"
     assert band_words(5e8, [100e6, 1e9]).startswith("inside")
+    assert band_words(96e6, [100e6, 1e9]) == "just below the band's lower edge 100 MB"
 
 
 def chunk_records() -> list[Record]:
@@ -81,6 +82,16 @@ def chunk_records() -> list[Record]:
                        threads=2, n_tasks=tasks,
                        metrics={"chunk_bytes": chunk, "data_bytes": 400e6}))
     return out
+
+
+def test_without_a_one_slot_cell_efficiency_is_against_pandas() -> None:
+    # Every chunk cell ran on the engine's default pool of 1 x 2: none is its own 1x1.
+    rows = cell_rows(chunk_records())
+    cells = rows[rows["role"] != "reference"]
+    assert cells["speedup_1x1"].isna().all()
+    assert (cells["efficiency_basis"] == "pandas").all()
+    bottom = cells.loc[cells["best_s"].idxmin()]
+    assert bottom["efficiency"] == pytest.approx((1.0 / 0.5) / 2)
 
 
 def test_layout_findings_name_the_bottom_band_distance_and_overhead() -> None:
