@@ -5,7 +5,6 @@ Runs in a child process under `harness run` (see runner.py) and in-process under
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import pickle
@@ -100,7 +99,7 @@ def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
             fields: dict[str, Any]) -> Record:
     """Run the workload once on a started engine; time it, sample the tree, check the answer."""
     outer = time.perf_counter()
-    gc.collect()
+    engine.quiesce()
     try:
         with TreeSampler() as sampler:
             t0 = time.perf_counter()

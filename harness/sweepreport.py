@@ -357,6 +357,8 @@ def ucurve_figure(study: pd.DataFrame, axis: str, rules: dict[str, list[float]],
     tasks_ax.set_ylabel("tasks in the graph (dashed)")
     if axis == "chunks":
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
     handles = ax.get_legend_handles_labels()[0] + tasks_ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, fontsize=8, loc="best")
     return fig

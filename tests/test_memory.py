@@ -114,3 +114,18 @@ def test_sampler_hwm_without_zombies() -> None:
     assert m.peak_tree_hwm_bytes is not None
     # The driver's 64 MiB spike was freed before the last sample but the high-water mark saw it.
     assert m.peak_tree_hwm_bytes >= m.baseline_tree_rss_bytes + 60 * MiB
+
+
+@pytest.mark.slow
+def test_spark_quiesce_frees_what_earlier_runs_left_in_the_jvm(spark_engine) -> None:
+    # Otherwise a JVM heap grown by one workload is charged to every later one.
+    runtime = spark_engine.session._jvm.java.lang.Runtime.getRuntime()
+
+    def used_mib() -> float:
+        return (runtime.totalMemory() - runtime.freeMemory()) / MiB
+
+    spark_engine.session.range(0, 3_000_000).selectExpr("cast(id as string) s") \
+        .groupBy("s").count().count()
+    before = used_mib()
+    spark_engine.quiesce()
+    assert used_mib() < 0.5 * before, (before, used_mib())
