@@ -405,7 +405,8 @@ def scaling_figure(study: pd.DataFrame, title: str, footer: str,
             if xs is not None:
                 m_ax.plot([xs], [budget or study["peak_bytes"].max()], "x", ms=12, color=color)
                 m_ax.annotate(r.status, (xs, budget or study["peak_bytes"].max()), fontsize=7,
-                              color=color, xytext=(4, 4), textcoords="offset points")
+                              color=color, xytext=(-4, 6), textcoords="offset points",
+                              ha="right")
     total = study["total_memory"].dropna().max() if "total_memory" in study else np.nan
     if pd.notna(total):
         m_ax.axhline(total, color="black", lw=1, ls=":", label=f"machine RAM {fmt_bytes(total)}")
@@ -418,7 +419,9 @@ def scaling_figure(study: pd.DataFrame, title: str, footer: str,
         ax.set_xlabel("data size")
         ax.set_ylabel(what)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
-        ax.legend(fontsize=7, loc="upper left")
+    t_ax.legend(fontsize=7, loc="upper left")
+    # Outside: inside, it would cover the RAM line at the top or the lines at the bottom.
+    m_ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     m_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
     return fig
 
