@@ -334,13 +334,18 @@ def _efficiency_text(row: object) -> str:
 
 def overview_figure(grid: pd.DataFrame, cells: pd.DataFrame, title: str,
                     footer: str) -> Figure | None:
-    """Heat map of speed vs pandas: engines down, workloads across, the ratio written in each cell.
+    """Heat map of speed vs pandas, the ratio written in each cell.
 
-    `grid` holds speedups (NaN where there is none), `cells` the text for each cell.
+    `grid` holds speedups (NaN where there is none), `cells` the text for each cell; both have
+    engines down and workloads across. With more workloads than engines (the whole catalogue)
+    the map is turned so workloads run down the page, where their names stay readable.
     """
     if grid.empty or grid.notna().sum().sum() == 0:
         return None
-    width = min(max(WIDTH_IN, 3.5 + 2.0 * grid.shape[1]), 24)
+    turned = grid.shape[1] > grid.shape[0]
+    if turned:
+        grid, cells = grid.T, cells.T
+    width = min(max(WIDTH_IN, 4.5 + 1.9 * grid.shape[1]), 24)
     fig, ax = plt.subplots(figsize=(width, 2.0 + 0.5 * grid.shape[0]), layout="constrained")
     fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
     fig.supxlabel(footer, x=0.01, ha="left", fontsize=7, color="#555555")
@@ -351,7 +356,13 @@ def overview_figure(grid: pd.DataFrame, cells: pd.DataFrame, title: str,
     ax.set_facecolor("#cfcfcf")  # cells without a ratio: failed or absent
     ax.set_xticks(range(grid.shape[1]), list(grid.columns))
     ax.set_yticks(range(grid.shape[0]), list(grid.index))
-    ax.set_ylabel("engine (workers x threads)")
+    engines_label = "engine (workers x threads)"
+    if turned:
+        ax.set_xlabel(engines_label)
+        ax.xaxis.set_label_position("top")
+        ax.set_ylabel("workload")
+    else:
+        ax.set_ylabel(engines_label)
     ax.tick_params(axis="x", labeltop=True, labelbottom=False, top=True, bottom=False)
     _cell_texts(ax, logs, cells.to_numpy(), reach)
     bar = fig.colorbar(image, ax=ax, shrink=0.9)
