@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,12 +106,25 @@ def _history(paths: Iterable[Path]) -> list[Record]:
 
 
 class Estimator:
-    """Seconds a cell will take: from the nearest measured cells, else from rough guesses."""
+    """Seconds a cell will take: from the nearest measured cells, else from rough guesses.
+
+    A cell costs more than its timed runs: a fresh process, inputs, the reference answer, the
+    engine's start-up, and task counts taken after each run. Sweep records carry the whole
+    cell's seconds (`cell_s`), so that overhead is measured too where the cell ran before.
+    """
 
     def __init__(self, history: list[Record]) -> None:
         self.by_pair: dict[tuple[str, str], list[Record]] = {}
         for r in history:
             self.by_pair.setdefault((r.workload, r.engine), []).append(r)
+        self.overhead: dict[str, float] = {}
+        by_cell: dict[tuple[str, str], list[Record]] = {}
+        for r in history:
+            if r.sweep and r.sweep.get("cell_s") is not None:
+                by_cell.setdefault((r.sweep["cell"], r.run_id), []).append(r)
+        for (key, _run), rs in by_cell.items():
+            timed = sum(r.wall_s or 0.0 for r in rs)
+            self.overhead[key] = max(rs[0].sweep["cell_s"] - timed, 0.0)
 
     def _matches(self, cell: Cell) -> list[Record]:
         same = [r for r in self.by_pair.get((cell.workload, cell.engine), [])
@@ -140,7 +154,10 @@ class Estimator:
         return statistics.median(seen) if seen else STARTUP_GUESS_S.get(cell.engine, 0.2)
 
     def cell_s(self, cell: Cell, repeats: int) -> float:
-        return PROCESS_OVERHEAD_S + self.startup_s(cell) + repeats * self.run_s(cell)
+        fixed = self.overhead.get(cell.key)
+        if fixed is None:
+            fixed = PROCESS_OVERHEAD_S + self.startup_s(cell)
+        return fixed + repeats * self.run_s(cell)
 
 
 def fit_budget(cells: list[Cell], repeats: int, budget_s: float,
@@ -189,9 +206,14 @@ def run_sweep(plan: SweepPlan, progress: CellProgress) -> list[Record]:
     records: list[Record] = []
     for cell in plan.cells:
         buffer: list[Record] = []
+        began = time.perf_counter()
         run_plan(cell_plan(plan, cell, run_id, env),
                  lambda text, _n, cell=cell: progress(f"{cell.describe()} · {text}", 0),
                  sink=buffer.extend)
+        # What the whole cell took, for the next estimate.
+        elapsed = time.perf_counter() - began
+        buffer = [replace(r, sweep={**r.sweep, "cell_s": elapsed}) if r.sweep else r
+                  for r in buffer]
         append_records(plan.out, buffer)
         records += buffer
         progress(f"{cell.describe()} · {_worst(buffer)}", 1)

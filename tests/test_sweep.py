@@ -17,7 +17,7 @@ import pytest
 from harness.cli import main
 from harness.engines import EngineOptions
 from harness.errors import UsageError
-from harness.records import read_records
+from harness.records import Record, read_records
 from harness.sweep import axis_kind, expand, load_sweep, sweep_names
 from harness.sweeprun import Estimator, fit_budget, plan_sweep
 from tests.test_run_e2e import MARKER_VAR, assert_nothing_left
@@ -105,6 +105,17 @@ def test_budget_cuts_repeats_then_the_costliest_axis_end() -> None:
     assert sum(est.cell_s(c, repeats) for c in kept) <= budget_s
 
 
+def test_estimate_counts_the_measured_overhead_of_a_cell() -> None:
+    cell = expand(load_sweep("array-chunks"), "small")[1]
+    tag = {**cell.tag(), "cell_s": 20.0}
+    # Three timed runs of 2 s in a cell that took 20 s: 14 s went to everything else.
+    history = [Record(run_id="r", workload=cell.workload, engine=cell.engine, size="small",
+                      status="ok", repeat=i, wall_s=2.0, sweep=tag) for i in range(3)]
+    est = Estimator(history)
+    assert est.cell_s(cell, 3) == pytest.approx(20.0)
+    assert est.cell_s(cell, 1) == pytest.approx(16.0)
+
+
 def _sweep(tmp_path: Path, *args: str, marker: str) -> subprocess.Popen:
     env = {**os.environ, MARKER_VAR: marker}
     return subprocess.Popen([sys.executable, "-m", "harness", "sweep", *args], env=env,
@@ -123,6 +134,7 @@ def test_sweep_runs_every_cell_then_resume_runs_none(tmp_path: Path) -> None:
     cells = Counter(r.sweep["cell"] for r in records)
     assert len(cells) == 2 + 4 and set(cells.values()) == {2}  # 2 pandas references + 2x2
     assert all(r.status == "ok" for r in records)
+    assert all(r.sweep["cell_s"] >= r.wall_s for r in records)
     pool = {(r.sweep["axes"]["threads_per_worker"], r.threads_per_worker) for r in records
             if r.engine == "dask-threads"}
     assert pool == {(1, 1), (2, 2)}
