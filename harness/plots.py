@@ -346,9 +346,7 @@ def overview_figure(grid: pd.DataFrame, cells: pd.DataFrame, title: str,
     if turned:
         grid, cells = grid.T, cells.T
     width = min(max(WIDTH_IN, 4.5 + 1.9 * grid.shape[1]), 24)
-    fig, ax = plt.subplots(figsize=(width, 2.0 + 0.5 * grid.shape[0]), layout="constrained")
-    fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
-    fig.supxlabel(footer, x=0.01, ha="left", fontsize=7, color="#555555")
+    fig, (ax,) = titled_figure(title, footer, (width, 2.0 + 0.5 * grid.shape[0]))
     logs = np.log2(grid.to_numpy(dtype=float))
     reach = max(1.0, math.ceil(np.nanmax(np.abs(logs))))
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-reach, vmax=reach)

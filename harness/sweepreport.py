@@ -60,6 +60,7 @@ def cell_rows(records: list[Record]) -> pd.DataFrame:
             "role": r.sweep.get("role"), "size": r.size, "axes": axes,
             "n_workers": r.n_workers, "threads_per_worker": r.threads_per_worker,
             "cores": r.env.get("logical_cores") or np.nan,
+            "total_memory": r.env.get("total_memory_bytes") or np.nan,
             **{f"axis.{k}": _plain(v) for k, v in axes.items()},
             **summarize_group(group),
         })
@@ -108,13 +109,20 @@ def derive(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def fit_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope of log y against log x (the scaling exponent); NaN under 3 points."""
+def fit_line(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Least-squares (slope, intercept) of log y against log x over the positive, finite
+    points; NaNs under 3 points."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(xs) & np.isfinite(ys) & (xs > 0) & (ys > 0)
     if keep.sum() < 3:
-        return float("nan")
-    return float(np.polyfit(np.log(xs[keep]), np.log(ys[keep]), 1)[0])
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(np.log(xs[keep]), np.log(ys[keep]), 1)
+    return float(slope), float(intercept)
+
+
+def fit_slope(x: Sequence[float], y: Sequence[float]) -> float:
+    """The scaling exponent: slope of log y against log x; NaN under 3 points."""
+    return fit_line(x, y)[0]
 
 
 def crossing(x: Sequence[float], y: Sequence[float], level: float | None) -> float | None:
@@ -123,21 +131,12 @@ def crossing(x: Sequence[float], y: Sequence[float], level: float | None) -> flo
     Only for lines that clearly grow (slope > 0.3, and already 5% of the level) and have
     not reached the level yet.
     """
-    slope = fit_slope(x, y)
+    slope, intercept = fit_line(x, y)
     # A line through a few MB of noise says nothing about where gigabytes would be.
     if level is None or not slope > 0.3 or max(y) < 0.05 * level:
         return None
-    xs, ys = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
-    intercept = float(np.mean(ys - slope * xs))
     at = math.exp((math.log(level) - intercept) / slope)
-    return at if at > float(np.exp(xs.max())) else None
-
-
-def rules_for(name: str | None) -> dict[str, list[float]]:
-    try:
-        return dict(load_sweep(name).rules) if name else dict(DEFAULT_RULES)
-    except Exception:  # a custom sweep file that is gone: the chapter's defaults still apply
-        return dict(DEFAULT_RULES)
+    return at if at > max(x) else None
 
 
 def decimal_bytes(value: float) -> str:
@@ -407,7 +406,7 @@ def scaling_figure(study: pd.DataFrame, title: str, footer: str,
                 m_ax.annotate(r.status, (xs, budget or study["peak_bytes"].max()), fontsize=7,
                               color=color, xytext=(-4, 6), textcoords="offset points",
                               ha="right")
-    total = study["total_memory"].dropna().max() if "total_memory" in study else np.nan
+    total = study["total_memory"].max()
     if pd.notna(total):
         m_ax.axhline(total, color="black", lw=1, ls=":", label=f"machine RAM {fmt_bytes(total)}")
     if budget:
@@ -443,8 +442,6 @@ def build_sweep_report(records: list[Record]) -> Report:
     sweep_records = [r for r in records if r.sweep]
     names = list(dict.fromkeys(r.sweep.get("name") for r in sweep_records))
     rows = cell_rows(sweep_records)
-    rows["total_memory"] = [r.env.get("total_memory_bytes") for r in
-                            _first_per_cell(sweep_records)]
     footer = machine_footer(sweep_records)
     for name in names:
         _sweep_section(report, name, rows[rows["sweep"] == name], sweep_records, footer)
@@ -452,21 +449,14 @@ def build_sweep_report(records: list[Record]) -> Report:
     return report
 
 
-def _first_per_cell(records: list[Record]) -> list[Record]:
-    seen: dict[str, Record] = {}
-    for r in records:
-        seen.setdefault(r.sweep["cell"], r)
-    return list(seen.values())
-
-
 def _sweep_section(report: Report, name: str, rows: pd.DataFrame, records: list[Record],
                    footer: str) -> None:
-    rules = rules_for(name)
     try:
         spec = load_sweep(name)
         title, description, budget = spec.title, spec.description, spec.memory_budget_bytes
-    except Exception:
-        title, description, budget = name, "", None
+        rules = dict(spec.rules)
+    except Exception:  # a custom sweep file that is gone: the chapter's defaults still apply
+        title, description, budget, rules = name, "", None, dict(DEFAULT_RULES)
     mine = [r for r in records if r.sweep.get("name") == name]
     tagged = [r.sweep["memory_budget_bytes"] for r in mine if r.sweep.get("memory_budget_bytes")]
     budget = max(tagged) if tagged else budget

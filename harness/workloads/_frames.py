@@ -52,7 +52,7 @@ def note_spark_partitions(ctx: Context, spark: Any, ds: Dataset, df: Any) -> Non
 
     Asking plans the query again, so it happens under the same layout settings as the body.
     """
-    ctx.note("data_bytes", ds.nbytes)
+    note_partitions(ctx, ds, None)
     if ds.npartitions:
         def probe() -> dict[str, float]:
             with spark_layout(spark, ds):
