@@ -9,14 +9,20 @@ from __future__ import annotations
 import atexit
 import json
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from harness import config
-from harness.engines import ENGINES, Engine, EngineOptions, get_engine
-from harness.records import Record, new_run_id
-from harness.session import SessionSpec, base_record, expected_answer, measure
-from harness.workloads import QUICK_SUITE, Workload, get_workload
+from harness.engines.base import Engine, EngineOptions
+from harness.engines.registry import ENGINES, get_engine
+from harness.execution.runner import Plan, run_plan
+from harness.execution.session import SessionSpec, base_record, expected_answer, measure
+from harness.results.schema import Record, new_run_id
+from harness.sweep.spec import axis_kind, engine_options, load_sweep
+from harness.workloads.contract import Workload
+from harness.workloads.registry import QUICK_SUITE, get_workload
 
 ENGINE_NAMES: list[str] = list(ENGINES)
 WORKLOAD_NAMES: list[str] = list(QUICK_SUITE)
@@ -63,7 +69,7 @@ def started_engine(name: str, options: EngineOptions | None = None) -> Engine:
 class Cell:
     """A workload ready to run on a started engine, with its reference answer."""
 
-    workload: Workload
+    workload: Workload[Any, Any]
     engine: Engine
     size: str
     inputs: Any
@@ -118,8 +124,6 @@ def sweep_axis(sweep: str, workload: str, axis: str) -> list[str]:
     small end and the middle of the others, so a nightly `asv run` stays within minutes.
     `harness sweep` runs the whole grid.
     """
-    from harness.sweep import axis_kind, load_sweep
-
     study = next(s for s in load_sweep(sweep).studies if s.workload == workload)
     values = list(study.axes[axis])
     picks = [values[0], values[len(values) // 2]]
@@ -130,8 +134,6 @@ def sweep_axis(sweep: str, workload: str, axis: str) -> list[str]:
 
 def sweep_cell(workload: str, engine: str, **axes: str) -> Cell:
     """The cell for one asv sweep point; axis values arrive as sweep_axis's JSON strings."""
-    from harness.sweep import axis_kind, engine_options
-
     point = {k: json.loads(v) for k, v in axes.items()}
     overrides = {k: v for k, v in point.items() if axis_kind(k) != "engine"}
     return cell(workload, engine, overrides, engine_options(point))
@@ -143,17 +145,10 @@ def measure_suite() -> dict[str, dict[str, float | None]]:
     Returns, per "workload|engine", the measures asv cannot see itself: whole-tree memory and
     start-up. A run that is not ok fails loudly rather than yielding a number.
     """
-    import tempfile
-    from pathlib import Path
-
-    from harness.records import collect_env
-    from harness.runner import Plan, run_plan
-
-    engines = tuple(n for n in ENGINE_NAMES if get_engine(n).unavailable_reason() is None)
+    engines = [n for n in ENGINE_NAMES if get_engine(n).unavailable_reason() is None]
     with tempfile.TemporaryDirectory(prefix="harness-asv-") as tmp:
-        plan = Plan(run_id=new_run_id(), workloads=tuple(WORKLOAD_NAMES), engines=engines,
-                    size=asv_size(), repeats=2, options=EngineOptions(), env=collect_env(),
-                    out=Path(tmp) / "records.jsonl", log_dir=Path(tmp) / "logs")
+        plan = replace(Plan.new(WORKLOAD_NAMES, engines, asv_size(), 2, EngineOptions(),
+                                Path(tmp) / "records.jsonl"), log_dir=Path(tmp) / "logs")
         records = run_plan(plan, lambda text, n: None)
     return _suite_measures(records)
 

@@ -1,4 +1,9 @@
-"""The `harness` command line: list, run, report."""
+"""The `harness` command line: parse, validate, call; exit codes are decided here.
+
+Exit codes: 0 all ok, 1 a run failed or gave a wrong answer (recorded; the run went on), 2 bad
+input (one line on stderr naming the problem and the fix; nothing written), 130 interrupted.
+Commands import what they need when they run, so `harness --help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,18 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness import config
-from harness.engines import ENGINES, EngineOptions, get_engine, validate_options
 from harness.errors import UsageError
-from harness.workloads import QUICK_SUITE, WORKLOADS, get_workload
-from harness.workloads.base import section_label
+
+if TYPE_CHECKING:
+    from harness.engines.base import EngineOptions
+    from harness.execution.runner import Plan
+    from harness.results.schema import Record
+    from harness.sweep.plan import SweepPlan
+
+INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,39 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def catalogue() -> dict[str, Any]:
-    """Everything `harness list` shows, as data."""
-    engines = {name: {"description": cls.description, "kind": cls.kind,
-                      "available": cls.unavailable_reason() is None,
-                      "reason": cls.unavailable_reason()} for name, cls in ENGINES.items()}
-    workloads = {}
-    for name, w in WORKLOADS.items():
-        reasons = {e: w.unsupported_reason(e, cls.kind) for e, cls in ENGINES.items()}
-        workloads[name] = {
-            "section": w.section, "title": w.title,
-            "engines": [e for e, r in reasons.items() if r is None],
-            "unsupported": {e: r for e, r in reasons.items() if r is not None},
-            "sizes": {s: dict(p) for s, p in w.sizes.items()},
-        }
-    return {"workloads": workloads, "engines": engines, "sizes": config.SIZE_HELP,
-            "quick_suite": list(QUICK_SUITE), "sweeps": sweeps_catalogue()}
-
-
-def sweeps_catalogue() -> dict[str, Any]:
-    from harness.sweep import expand, load_sweep, sweep_names
-
-    out = {}
-    for name in sweep_names():
-        spec = load_sweep(name)
-        out[name] = {"title": spec.title, "size": spec.size, "engines": list(spec.engines),
-                     "repeats": spec.repeats, "cells": len(expand(spec)),
-                     "studies": [{"workload": s.workload, "axes": {k: list(v) for k, v in
-                                                                   s.axes.items()}}
-                                 for s in spec.studies]}
-    return out
-
-
 def cmd_list(args: argparse.Namespace) -> int:
+    from harness.catalogue import catalogue
+    from harness.workloads.contract import section_label
+
     cat = catalogue()
     if args.json:
         print(json.dumps(cat, indent=2))
@@ -144,6 +125,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def resolve_engines(names: list[str]) -> tuple[list[str], list[str]]:
     """Engines to run, and notes on skipped ones; a named unavailable engine is an error."""
+    from harness.engines.registry import ENGINES, get_engine
+
     if names:
         for name in names:
             reason = get_engine(name).unavailable_reason()
@@ -164,6 +147,10 @@ def validate_run_args(
     args: argparse.Namespace,
 ) -> tuple[list[str], list[str], EngineOptions, list[str]]:
     """Check every flag before anything is written; return workloads, engines, options, notes."""
+    from harness.engines.base import EngineOptions
+    from harness.engines.registry import get_engine, validate_options
+    from harness.workloads.registry import QUICK_SUITE, get_workload
+
     workloads = list(dict.fromkeys(args.workload)) or list(QUICK_SUITE)
     for name in workloads:
         get_workload(name)
@@ -192,23 +179,40 @@ def _writable_file(path: Path, flag: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.console import run_with_progress
+    from harness.execution.runner import Plan
 
     workloads, engines, options, notes = validate_run_args(args)
     out = _writable_file(args.out, "--out") if args.out else None
-    if args.report_dir and not args.no_report:
-        from harness.report import check_report_dir
-
-        check_report_dir(args.report_dir.absolute())
+    _check_report_dir(args)
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
-    return run_with_progress(args, workloads, engines, options, out)
+    plan = Plan.new(workloads, engines, args.size, args.repeat, options, out, args.timeout)
+    return _run(plan, args)
+
+
+def _run(plan: Plan, args: argparse.Namespace) -> int:
+    from harness import console
+    from harness.execution.runner import run_plan
+
+    err = console.stderr()
+    err.print(f"run {plan.run_id}: {len(plan.workloads)} workload(s) x {len(plan.engines)} "
+              f"engine(s) x {plan.repeats} repeat(s) at size {plan.size} -> {plan.out}")
+    try:
+        records = console.with_bar(err, plan.total_cells, lambda p: run_plan(plan, p))
+    except KeyboardInterrupt:
+        err.print(f"interrupted: records so far are in {plan.out}; every engine was stopped")
+        return INTERRUPTED
+    console.print_summary(records)
+    if not args.no_report:
+        _render(records, args.report_dir or config.reports_dir() / f"run-{plan.run_id}")
+    err.print(f"records: {plan.out}")
+    return exit_code(records)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from harness.console import sweep_with_progress
-    from harness.sweep import load_sweep
-    from harness.sweeprun import default_out, plan_sweep
+    from harness.engines.registry import get_engine
+    from harness.sweep.plan import default_out, plan_sweep
+    from harness.sweep.spec import load_sweep
 
     spec = load_sweep(args.name)
     size = args.size or spec.size
@@ -221,15 +225,61 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"sweep {spec.name} needs engine {engine}, which is unavailable: "
                              f"{reason}")
     out = _writable_file(args.out or default_out(spec, size), "--out")
-    if args.report_dir and not args.no_report:
-        from harness.report import check_report_dir
-
-        check_report_dir(args.report_dir.absolute())
+    _check_report_dir(args)
     budget = int(args.memory_budget * 2**30) if args.memory_budget else None
     plan = plan_sweep(spec, size, out, resume=args.resume, repeats=args.repeat,
                       timeout_s=args.timeout, memory_budget_bytes=budget,
                       budget_min=args.budget)
-    return sweep_with_progress(plan, args)
+    return _sweep(plan, args)
+
+
+def _sweep(plan: SweepPlan, args: argparse.Namespace) -> int:
+    from harness import console
+    from harness.results.schema import read_records
+    from harness.sweep.run import run_sweep
+
+    err = console.stderr()
+    for line in console.plan_lines(plan):
+        err.print(line)
+    if args.dry_run:
+        return 0
+    try:
+        records = console.with_bar(err, len(plan.cells), lambda p: run_sweep(plan, p))
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished cells are in {plan.out}; every engine was stopped. "
+                  f"`harness sweep {args.name} --size {plan.size} --out {plan.out} --resume` "
+                  "runs the rest")
+        return INTERRUPTED
+    everything = read_records([plan.out]) if plan.out.exists() else records
+    mine = [r for r in everything if r.sweep and r.sweep.get("name") == plan.spec.name]
+    console.print_sweep_summary(mine)
+    if not args.no_report and mine:
+        default = config.reports_dir() / f"sweep-{plan.spec.name}-{plan.size}"
+        _render(mine, args.report_dir or default)
+    err.print(f"records: {plan.out}")
+    return exit_code(records)
+
+
+def exit_code(records: list[Record]) -> int:
+    """1 when any run failed or gave a wrong answer, else 0."""
+    from harness.results.schema import FAILURES
+
+    return 1 if any(r.status in FAILURES for r in records) else 0
+
+
+def _check_report_dir(args: argparse.Namespace) -> None:
+    if args.report_dir and not args.no_report:
+        from harness.reporting.output import check_report_dir
+
+        check_report_dir(args.report_dir.absolute())
+
+
+def _render(records: list[Record], report_dir: Path) -> None:
+    from harness import console
+    from harness.reporting.render import render_report
+
+    path = render_report(records, report_dir)
+    console.stderr().print(f"report: {path / 'report.html'} (also report.md)")
 
 
 def _check_positive(args: argparse.Namespace) -> None:
@@ -240,8 +290,9 @@ def _check_positive(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.records import read_records
-    from harness.report import check_report_dir, render_report
+    from harness.reporting.output import check_report_dir
+    from harness.reporting.render import render_report
+    from harness.results.schema import read_records
 
     out_dir = args.out or config.reports_dir() / "latest"
     check_report_dir(out_dir.absolute())

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.engines import (
+from harness.engines.base import Engine, EngineOptions
+from harness.engines.dask import (
     DaskDistributedEngine,
     DaskProcessesEngine,
     DaskSyncEngine,
     DaskThreadsEngine,
-    Engine,
-    EngineOptions,
-    PandasEngine,
-    SparkEngine,
 )
+from harness.engines.reference import PandasEngine
+from harness.engines.spark import SparkEngine
 
 ENV_DIRS = {
     "HARNESS_DATA_DIR": "data",

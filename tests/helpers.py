@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.engines import Engine
-from harness.records import Record
-from harness.session import SessionSpec, base_record, expected_answer, measure
-from harness.workloads import get_workload
+from harness.engines.base import Engine
+from harness.execution.session import SessionSpec, base_record, expected_answer, measure
+from harness.results.schema import Record
+from harness.workloads.registry import get_workload
 
 SIZE = "tiny"
 

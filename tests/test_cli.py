@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.engines import SparkEngine
+from harness.engines.spark import SparkEngine
 
 ENGINE_NAMES = {"pandas", "dask-sync", "dask-threads", "dask-processes", "dask-distributed",
                 "spark"}
@@ -167,7 +167,7 @@ def test_timeout_inf_is_refused_or_means_no_limit(out_dirs, capsys) -> None:
         assert "--timeout" in one_error_line(capsys)
         assert_nothing_written(out_dirs)
     else:
-        from harness.records import read_records
+        from harness.results.schema import read_records
 
         assert code == 0
         assert [r.status for r in read_records([out_dirs["out"]])] == ["ok"]

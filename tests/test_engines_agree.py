@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engines import ENGINES
-from harness.workloads import WORKLOADS
+from harness.engines.registry import ENGINES
+from harness.workloads.registry import WORKLOADS
 from tests.helpers import measure_once, prepared
 
 # Engines whose work runs in processes other than the driver.

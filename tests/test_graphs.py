@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from harness import graphs
+from harness.reporting import graphs
 
 
 def test_dot_text_and_note_without_the_dot_binary(monkeypatch) -> None:
@@ -27,8 +27,8 @@ def test_png_with_the_dot_binary() -> None:
 
 
 def test_report_writes_graph_files(tmp_path, monkeypatch) -> None:
-    from harness.records import Record
-    from harness.report import render_report
+    from harness.reporting.render import render_report
+    from harness.results.schema import Record
 
     monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
     record = Record(run_id="r", workload="delayed-sleep", engine="pandas", size="tiny",

@@ -10,7 +10,7 @@ import numpy
 import psutil
 import pytest
 
-from harness.measure import TreeSampler
+from harness.execution.sampler import TreeSampler
 
 MiB = 1024 * 1024
 ALLOC_BYTES = 512 * MiB

@@ -11,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import UsageError
-from harness.records import SCHEMA_VERSION, Record, append_records, read_records
+from harness.results.schema import SCHEMA_VERSION, Record, append_records, read_records
 
 
 def full_record(**overrides) -> Record:

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from harness.cli import main
-from harness.records import read_records
+from harness.results.schema import read_records
 
 MARKER_VAR = "HARNESS_TEST_MARKER"
 ENGINES = ("pandas", "dask-threads", "dask-distributed", "spark")

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.engines import EngineOptions
+from harness.engines.base import EngineOptions
 from harness.errors import UsageError
-from harness.records import Record, read_records
-from harness.sweep import axis_kind, expand, load_sweep, sweep_names
-from harness.sweeprun import Estimator, fit_budget, plan_sweep
+from harness.results.schema import Record, read_records
+from harness.sweep.plan import Estimator, fit_budget, plan_sweep
+from harness.sweep.spec import axis_kind, expand, load_sweep, sweep_names
 from tests.test_run_e2e import MARKER_VAR, assert_nothing_left
 
 SHIPPED = ("array-chunks", "data-scaling", "frame-partitions", "workers-threads")

@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from harness.records import Record
-from harness.report import render_report
-from harness.sweep import DEFAULT_RULES
-from harness.sweepreport import (
+from harness.reporting.render import render_report
+from harness.reporting.sweep_analysis import (
     band_words,
-    build_sweep_report,
     cell_rows,
     crossing,
     fit_slope,
     layout_findings,
     scaling_findings,
 )
+from harness.reporting.sweep_report import build_sweep_report
+from harness.results.schema import Record
+from harness.sweep.spec import DEFAULT_RULES
 
 ENV = {"logical_cores": 2, "total_memory_bytes": 24 * 2**30, "python": "3.11"}
 

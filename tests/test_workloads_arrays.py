@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.graphs import task_graph
+from harness.reporting.graphs import task_graph
 from harness.workloads import array_multi_sum, array_stats, matmul, svd_compressed
-from harness.workloads._arrays import assemble, block, dask_array, grid
+from harness.workloads.common.arrays import assemble, block, dask_array, grid
 from tests.helpers import measure_once, prepared
 
 

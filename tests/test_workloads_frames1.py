@@ -6,11 +6,11 @@ import dask
 import pandas as pd
 import pytest
 
-from harness.datasets import START
-from harness.graphs import task_graph
+from harness.reporting.graphs import task_graph
 from harness.workloads import multi_aggregate, repartition_index, resample_daily
-from harness.workloads._frames import check_dict
-from harness.workloads.base import Context
+from harness.workloads.checks import check_dict
+from harness.workloads.contract import Context
+from harness.workloads.datasets import START
 from tests.helpers import measure_once, prepared
 
 DIVISION_PASSES = ["resample-daily", "repartition-index"]

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from harness.workloads import csv_to_parquet, custom_agg, map_partitions, row_apply
-from harness.workloads.base import Context
+from harness.workloads.contract import Context
+from harness.workloads.datasets import read_csv_pandas
+from harness.workloads.schema import CSV_NAN
 from tests.helpers import measure_once, prepared
 
 
@@ -65,7 +67,7 @@ def test_row_apply_on_spark_notes_three_ways(spark_engine) -> None:
 
 def test_nan_dataset_has_about_five_percent_nans_per_value_column() -> None:
     _, ds, _, _ = prepared("csv-to-parquet")
-    df = csv_to_parquet.pandas_frame(ds)
+    df = read_csv_pandas(ds, CSV_NAN)
     assert len(ds.files) == 10
     for column in csv_to_parquet.VALUES:
         assert 0.03 < df[column].isna().mean() < 0.07

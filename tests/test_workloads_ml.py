@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.datasets import read_csv_pandas
-from harness.engines import ENGINES
-from harness.workloads import _ml, get_workload, ml_grid_search, ml_logreg
-from harness.workloads.base import Context
+from harness.engines.registry import ENGINES
+from harness.workloads import ml_grid_search, ml_logreg
+from harness.workloads.common import ml as _ml
+from harness.workloads.contract import Context
+from harness.workloads.datasets import read_csv_pandas
+from harness.workloads.registry import get_workload
 from tests.helpers import measure_once, prepared
 
 ML_WORKLOADS = ["ml-preprocess", "ml-logreg", "ml-grid-search", "ml-random-forest"]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from harness.workloads import bag_logs, custom_graph, task_diamond
-from harness.workloads.base import Context
+from harness.workloads.contract import Context
 from tests.helpers import prepared
 
 TWO_SLOTS = Context(slots=2, n_workers=1, threads_per_worker=2)

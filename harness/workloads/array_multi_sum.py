@@ -10,8 +10,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.workloads._arrays import assemble, check_values, dask_array, grid, note_chunks
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult, check_values
+from harness.workloads.common.arrays import assemble, dask_array, grid, note_chunks
+from harness.workloads.contract import Compute, Context, Workload
 
 N_SUMS = 5
 

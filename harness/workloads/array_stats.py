@@ -10,23 +10,26 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.workloads._arrays import (
+from harness.workloads.checks import CheckResult, check_values
+from harness.workloads.common.arrays import (
     Chunks,
     Index,
     block,
     block_indices,
     block_shape,
-    check_values,
     dask_array,
     grid,
     n_blocks,
     note_chunks,
 )
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.contract import Compute, Context, Workload
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def prepare(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,7 +75,7 @@ def dask_body(p: Mapping[str, Any], compute: Compute, ctx: Context) -> dict[str,
     return {"mean": float(mean), "std": float(std), "max": float(top)}
 
 
-def spark_body(spark: Any, p: Mapping[str, Any], ctx: Context) -> dict[str, float]:
+def spark_body(p: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[str, float]:
     # Spark has no n-d arrays; an RDD over the same block indices is the honest equivalent.
     note_chunks(ctx, p["chunks"])
     indices = list(block_indices(p["chunks"]))

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.workloads._arrays import assemble, dask_array, grid, note_chunks
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.arrays import assemble, dask_array, grid, note_chunks
+from harness.workloads.contract import Compute, Context, Workload
 
 
 def prepare(params: Mapping[str, Any]) -> dict[str, Any]:

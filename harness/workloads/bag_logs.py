@@ -9,13 +9,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from harness.datasets import Dataset, materialize
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, materialize
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LOGS_VERSION = 1
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -122,7 +126,7 @@ def spark_schema() -> Any:
                        StructField("service", StringType())])
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, Any]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     # One scan and one small shuffle: counts per (level, hour); the three answers are its margins.

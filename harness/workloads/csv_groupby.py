@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.datasets import Dataset, read_csv_pandas
-from harness.workloads._frames import (
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.frames import (
     CHAPTER_CSV_SIZES,
     LAYOUT_TUNABLES,
     dask_frame,
@@ -17,7 +17,11 @@ from harness.workloads._frames import (
     spark_frame,
     spark_layout,
 )
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 AGGS = ["mean", "std", "count"]
 
@@ -48,7 +52,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> pd.DataFrame:
     return normalize(result)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> pd.DataFrame:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> pd.DataFrame:
     from pyspark.sql import functions as F
 
     with spark_layout(spark, ds):

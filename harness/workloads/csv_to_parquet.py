@@ -14,20 +14,33 @@ import shutil
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from harness.config import data_dir
-from harness.datasets import CATEGORIES, START, TIMESTAMP_FORMAT, CsvSpec, Dataset, materialize
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.spark import cached
+from harness.workloads.contract import Compute, Context, Workload, one_core
+from harness.workloads.datasets import (
+    CATEGORIES,
+    START,
+    TIMESTAMP_FORMAT,
+    CsvSpec,
+    Dataset,
+    materialize,
+    read_csv_pandas,
+)
+from harness.workloads.schema import CSV_NAN
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 GENERATOR_VERSION = 1
 NAN_FRACTION = 0.05
 VALUES = ["value1", "value2"]
 AGGS = ["mean", "std", "count"]
-DTYPES = {"id": "int64", "value1": "float64", "value2": "float64", "category": "object"}
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -61,26 +74,8 @@ def prepare(params: Mapping[str, Any]) -> Dataset:
     name = f"csv-nan-f{spec.files}-r{spec.rows_per_file}-s{spec.seed}-v{GENERATOR_VERSION}"
     meta = {"files_count": spec.files, "rows_per_file": spec.rows_per_file, "seed": spec.seed,
             "rows": spec.rows, "nan_fraction": NAN_FRACTION,
-            "columns": {**DTYPES, "timestamp": "datetime"}}
+            "columns": CSV_NAN.manifest()}
     return materialize("csv-nan", name, functools.partial(write_parts, spec), meta)
-
-
-def spark_schema() -> Any:
-    from pyspark.sql.types import (
-        DoubleType,
-        LongType,
-        StringType,
-        StructField,
-        StructType,
-        TimestampType,
-    )
-
-    return StructType([
-        StructField("id", LongType(), nullable=False),
-        *[StructField(c, DoubleType(), nullable=True) for c in VALUES],
-        StructField("category", StringType(), nullable=True),
-        StructField("timestamp", TimestampType(), nullable=True),
-    ])
 
 
 # --- output directories ------------------------------------------------------------------------
@@ -147,13 +142,8 @@ def answer(ctx: Context, rows_before: int, aggregates: pd.DataFrame,
     return out if output is None else {**out, "output": str(output)}
 
 
-def pandas_frame(ds: Dataset) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(f, dtype=DTYPES, parse_dates=["timestamp"]) for f in ds.files],
-                     ignore_index=True)
-
-
 def reference(ds: Dataset, ctx: Context) -> dict[str, Any]:
-    df = pandas_frame(ds)
+    df = read_csv_pandas(ds, CSV_NAN)
     clean = df.dropna()
     output = fresh_output()
     clean.to_parquet(output, partition_cols=["category"], index=False)
@@ -162,15 +152,15 @@ def reference(ds: Dataset, ctx: Context) -> dict[str, Any]:
 
 def expected(ds: Dataset) -> dict[str, Any]:
     # The reference's numbers without its parquet: nothing is left on disk unchecked.
-    df = pandas_frame(ds)
-    return answer(Context(1, 1, 1), len(df), aggregate(df.dropna()))
+    df = read_csv_pandas(ds, CSV_NAN)
+    return answer(one_core(), len(df), aggregate(df.dropna()))
 
 
 def dask_plan(ds: Dataset, output: Path) -> tuple[Any, Any, Any]:
     """Lazy row count, aggregates and parquet write, computed together in one pass."""
     import dask.dataframe as dd
 
-    ddf = dd.read_csv(ds.glob, dtype=DTYPES, parse_dates=["timestamp"])
+    ddf = dd.read_csv(ds.glob, **CSV_NAN.read_kwargs())
     clean = ddf.dropna()
     write = clean.to_parquet(output, partition_on=["category"], write_index=False, compute=False)
     return ddf.shape[0], aggregate(clean), write
@@ -182,18 +172,15 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, Any]:
     return answer(ctx, rows_before, aggregates, output)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, Any]:
-    # Three actions share the parsed CSV through cache(), as pandas and Dask share one read;
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, Any]:
+    # Three actions share the parsed CSV through the cache, as pandas and Dask share one read;
     # unpersisted at the end so the next run cannot reuse it.
-    df = spark.read.csv(ds.glob, header=True, schema=spark_schema()).cache()
-    try:
+    with cached(spark.read.csv(ds.glob, header=True, schema=CSV_NAN.spark())) as (df,):
         clean = df.na.drop()
         rows_before = df.count()
         aggregates = clean.groupBy("category").agg(*spark_stats()).toPandas()
         output = fresh_output()
         clean.write.partitionBy("category").parquet(str(output))
-    finally:
-        df.unpersist()
     return answer(ctx, rows_before, aggregates.set_index("category"), output)
 
 

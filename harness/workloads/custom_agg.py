@@ -8,20 +8,18 @@ The reference computes mean, std, min, max and count directly on the whole frame
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from harness.datasets import Dataset
-from harness.workloads._frames import (
-    CHAPTER_CSV_SIZES,
-    dask_frame,
-    pandas_frame,
-    prepare_csv,
-    spark_frame,
-)
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.frames import CHAPTER_CSV_SIZES, dask_frame, prepare_csv, spark_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 STATS = ["mean", "std", "min", "max", "count"]
 COLUMNS = ["value", "category"]
@@ -66,7 +64,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference(ds: Dataset, ctx: Context) -> pd.DataFrame:
-    df = pandas_frame(ds)
+    df = read_csv_pandas(ds)
     return normalize(df.groupby("category")["value"].agg(STATS))
 
 
@@ -81,7 +79,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> pd.DataFrame:
     return combine(partials)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> pd.DataFrame:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> pd.DataFrame:
     df = spark_frame(spark, ds).select(*COLUMNS)
     partials = df.mapInPandas(partial_stats_batches, schema=SPARK_PARTIAL_SCHEMA).toPandas()
     ctx.note("partial_rows", len(partials))

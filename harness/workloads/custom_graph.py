@@ -12,7 +12,8 @@ import time
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult
+from harness.workloads.contract import Compute, Context, Workload, one_core
 
 OUTPUT_KEYS = ("w", "total")
 MODULUS = 1_000_003  # keeps the layered values small while every input still matters
@@ -108,7 +109,7 @@ def dask_body(p: Mapping[str, Any], compute: Compute, ctx: Context) -> dict[str,
 
 def expected(p: Mapping[str, Any]) -> dict[str, int]:
     # The sleeps do not change any value: evaluate the same graph without them.
-    return reference({**p, "sleep_s": 0.0}, Context(1, 1, 1))
+    return reference({**p, "sleep_s": 0.0}, one_core())
 
 
 def check(exp: dict[str, int], actual: dict[str, int]) -> CheckResult:

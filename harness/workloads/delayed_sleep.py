@@ -6,11 +6,15 @@ import functools
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_scalar
+from harness.workloads.checks import CheckResult, check_scalar
+from harness.workloads.contract import Compute, Context, Workload
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def sleep_square(x: int, seconds: float) -> int:
@@ -38,7 +42,7 @@ def dask_body(p: Mapping[str, Any], compute: Compute, ctx: Context) -> int:
     return int(total)
 
 
-def spark_body(spark: Any, p: Mapping[str, Any], ctx: Context) -> int:
+def spark_body(p: Mapping[str, Any], spark: SparkSession, ctx: Context) -> int:
     n = p["n_tasks"]
     task = functools.partial(sleep_square, seconds=p["sleep_s"])
     return int(spark.sparkContext.parallelize(range(n), n).map(task).sum())

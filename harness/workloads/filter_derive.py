@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.datasets import Dataset
-from harness.workloads._frames import (
-    CHAPTER_CSV_SIZES,
-    check_dict,
-    dask_frame,
-    pandas_frame,
-    prepare_csv,
-    spark_frame,
-)
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult, check_dict
+from harness.workloads.common.frames import CHAPTER_CSV_SIZES, dask_frame, prepare_csv, spark_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 KEYS = ("count", "sum_value", "sum_value_squared")
 
@@ -35,7 +32,7 @@ def as_answer(values: tuple[Any, ...]) -> dict[str, float]:
 
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
-    return as_answer(totals(derive(pandas_frame(ds))))
+    return as_answer(totals(derive(read_csv_pandas(ds))))
 
 
 def lazy_totals(ds: Dataset) -> tuple[Any, ...]:
@@ -47,7 +44,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     return as_answer(compute(*lazy_totals(ds)))
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.sql import functions as F
 
     derived = (spark_frame(spark, ds).filter(F.col("value") > 0)

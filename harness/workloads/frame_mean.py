@@ -7,12 +7,16 @@ operation, so `dd.from_pandas` and Spark's `createDataFrame` run inside the time
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_scalar
+from harness.workloads.checks import CheckResult, check_scalar
+from harness.workloads.contract import Compute, Context, Workload
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def prepare(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,7 +47,7 @@ def dask_body(inputs: Mapping[str, Any], compute: Compute, ctx: Context) -> floa
     return float(mean)
 
 
-def spark_body(spark: Any, inputs: Mapping[str, Any], ctx: Context) -> float:
+def spark_body(inputs: Mapping[str, Any], spark: SparkSession, ctx: Context) -> float:
     from pyspark.sql import functions as F
 
     # The data exists only as a pandas frame: createDataFrame (Arrow) is the chapter's step.

@@ -8,24 +8,27 @@ integer column. The answer is a reduction of the new columns: their sums and the
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from harness.datasets import Dataset
-from harness.workloads._frames import (
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.frames import (
     CHAPTER_CSV_SIZES,
     LAYOUT_TUNABLES,
     dask_frame,
     note_partitions,
     note_spark_partitions,
-    pandas_frame,
     prepare_csv,
     spark_frame,
     spark_layout,
 )
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 # CSV column -> the chapter's column name.
 AB_COLUMNS = {"value": "A", "id": "B"}
@@ -51,7 +54,7 @@ def summary(sums: Mapping[str, Any], rows: int) -> dict[str, float]:
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
     note_partitions(ctx, ds, None)
-    out = custom_processing(pandas_frame(ds)[list(AB_COLUMNS)].rename(columns=AB_COLUMNS))
+    out = custom_processing(read_csv_pandas(ds)[list(AB_COLUMNS)].rename(columns=AB_COLUMNS))
     return summary(out[list(NEW_COLUMNS)].sum(), len(out))
 
 
@@ -68,7 +71,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     return summary(sums, rows)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.sql import functions as F
 
     with spark_layout(spark, ds):

@@ -10,24 +10,28 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.workloads._arrays import (
+from harness.workloads.checks import CheckResult, check_values
+from harness.workloads.common.arrays import (
     Chunks,
     Index,
     assemble,
     block,
     block_indices,
     block_shape,
-    check_values,
     dask_array,
     grid,
     n_blocks,
     note_chunks,
 )
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.common.spark import cached
+from harness.workloads.contract import Compute, Context, Workload
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def prepare(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,7 +89,7 @@ def block_summary(rows_per_block: int, item: tuple[Index, Any]) -> np.ndarray:
     return np.array([c.sum(), np.vdot(c, c), w @ c.sum(axis=1)])
 
 
-def spark_body(spark: Any, p: Mapping[str, Any], ctx: Context) -> dict[str, float]:
+def spark_body(p: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.mllib.linalg.distributed import BlockMatrix
 
     note_chunks(ctx, p["chunks"])
@@ -95,9 +99,10 @@ def spark_body(spark: Any, p: Mapping[str, Any], ctx: Context) -> dict[str, floa
     # Cached as Spark's own examples do: multiply() first collects the block layout of both
     # matrices, and without a cache the Python generator would run again for the product.
     a, b = (BlockMatrix(sc.parallelize(indices, len(indices))
-                        .map(functools.partial(dense_block, seed, p["chunks"])), c, c, n, n).cache()
+                        .map(functools.partial(dense_block, seed, p["chunks"])), c, c, n, n)
             for seed in p["seeds"])
-    totals = a.multiply(b).blocks.map(functools.partial(block_summary, c)).reduce(np.add)
+    with cached(a, b):
+        totals = a.multiply(b).blocks.map(functools.partial(block_summary, c)).reduce(np.add)
     return summary(*totals)
 
 

@@ -1,6 +1,6 @@
 """ml-grid-search (chapter 3.3, Dask-ML): GridSearchCV over regularization strength x penalty.
 
-Features are standardized on the training rows (see `_ml` for data, label and split), then a
+Features are standardized on the training rows (`common/ml.py` has data, label and split), then a
 3-fold cross-validated search over 2 strengths x {L2, L1} of logistic regression, scored by
 log-loss, and the best model is refitted on all training rows. The grid is kept at 4 points
 because MLlib runs every solver iteration as Spark jobs (~0.1-0.25 s each on this 2-core
@@ -29,13 +29,17 @@ accuracy and log-loss on the test rows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.datasets import Dataset
-from harness.workloads import _ml
-from harness.workloads.base import CheckResult, Compute, Context
+from harness.workloads.checks import CheckResult, check_quality
+from harness.workloads.common import ml
+from harness.workloads.contract import Compute, Context
+from harness.workloads.datasets import Dataset
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LAMBDAS = (0.03, 0.01)
 L1_RATIOS = (0.0, 1.0)  # 0 = L2 penalty, 1 = L1 penalty
@@ -67,14 +71,14 @@ def sklearn_answer(search: Any, X_test: np.ndarray, y_test: np.ndarray,
     return {"best_lambda": LAMBDAS[cs.index(search.best_params_["C"])],
             "best_l1_ratio": float(search.best_params_["l1_ratio"]),
             "best_cv_log_loss": -float(results["mean_test_score"][best]),
-            **_ml.quality(y_test, p1)}
+            **ml.quality(y_test, p1)}
 
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
     from sklearn.model_selection import GridSearchCV
     from sklearn.preprocessing import StandardScaler
 
-    X_train, y_train, X_test, y_test = _ml.pandas_split(ds)
+    X_train, y_train, X_test, y_test = ml.pandas_split(ds)
     scaler = StandardScaler().fit(X_train)
     search = GridSearchCV(estimator(), sklearn_grid(len(y_train)), cv=CV,
                           scoring="neg_log_loss").fit(scaler.transform(X_train), y_train)
@@ -85,8 +89,8 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     from dask_ml.model_selection import GridSearchCV
     from dask_ml.preprocessing import StandardScaler
 
-    X_train, y_train, X_test, y_test = _ml.dask_split(compute, ds)
-    with _ml.on_engine(compute) as get:
+    X_train, y_train, X_test, y_test = ml.dask_split(compute, ds)
+    with ml.on_engine(compute) as get:
         scaler = StandardScaler().fit(X_train)
         Xtr, ytr, Xte, yte = compute(scaler.transform(X_train), y_train,
                                      scaler.transform(X_test), y_test)
@@ -95,29 +99,27 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     return sklearn_answer(search, Xte, yte, ctx)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
-    train, test = _ml.spark_split(spark, ds)
-    _, train_s, test_s = _ml.spark_scale(train, test)
-    lr = LogisticRegression(standardization=False, maxIter=100, tol=1e-6)
-    grid = (ParamGridBuilder().addGrid(lr.regParam, list(LAMBDAS))
-            .addGrid(lr.elasticNetParam, list(L1_RATIOS)).build())
-    cv = CrossValidator(estimator=lr, estimatorParamMaps=grid, numFolds=CV, seed=SEED,
-                        evaluator=MulticlassClassificationEvaluator(metricName="logLoss"),
-                        parallelism=ctx.slots).fit(train_s)
-    scores = [float(s) for s in cv.avgMetrics]
-    best = int(np.argmin(scores))
-    ctx.note("cv_log_loss", [round(s, 6) for s in scores])
-    ctx.note("n_iter", int(cv.bestModel.summary.totalIterations))
-    answer = {"best_lambda": float(grid[best][lr.regParam]),
-              "best_l1_ratio": float(grid[best][lr.elasticNetParam]),
-              "best_cv_log_loss": scores[best],
-              **_ml.spark_quality(cv.bestModel.transform(test_s))}
-    train.unpersist()
-    test.unpersist()
+    with ml.spark_split(spark, ds) as (train, test):
+        _, train_s, test_s = ml.spark_scale(train, test)
+        lr = LogisticRegression(standardization=False, maxIter=100, tol=1e-6)
+        grid = (ParamGridBuilder().addGrid(lr.regParam, list(LAMBDAS))
+                .addGrid(lr.elasticNetParam, list(L1_RATIOS)).build())
+        cv = CrossValidator(estimator=lr, estimatorParamMaps=grid, numFolds=CV, seed=SEED,
+                            evaluator=MulticlassClassificationEvaluator(metricName="logLoss"),
+                            parallelism=ctx.slots).fit(train_s)
+        scores = [float(s) for s in cv.avgMetrics]
+        best = int(np.argmin(scores))
+        ctx.note("cv_log_loss", [round(s, 6) for s in scores])
+        ctx.note("n_iter", int(cv.bestModel.summary.totalIterations))
+        answer = {"best_lambda": float(grid[best][lr.regParam]),
+                  "best_l1_ratio": float(grid[best][lr.elasticNetParam]),
+                  "best_cv_log_loss": scores[best],
+                  **ml.spark_quality(cv.bestModel.transform(test_s))}
     return answer
 
 
@@ -128,14 +130,14 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     same = (exp["best_lambda"] == act["best_lambda"]
             and exp["best_l1_ratio"] == act["best_l1_ratio"])
     near_tie = abs(exp["best_cv_log_loss"] - act["best_cv_log_loss"]) <= 0.002
-    result = _ml.quality_check(exp, act, {"accuracy": 0.02, "log_loss": 0.02})
+    result = check_quality(exp, act, {"accuracy": 0.02, "log_loss": 0.02})
     detail = {**result.detail, "same_choice": same, "cv_within_0.002": near_tie,
               "best": {k: (exp[k], act[k]) for k in
                        ("best_lambda", "best_l1_ratio", "best_cv_log_loss")}}
     return CheckResult(result.ok and (same or near_tie), detail)
 
 
-WORKLOAD = _ml.ml_workload(
+WORKLOAD = ml.ml_workload(
     name="ml-grid-search",
     title="Dask-ML: GridSearchCV, 2 strengths x {L1, L2}, 3-fold CV",
     small_rows_per_file=10_000,

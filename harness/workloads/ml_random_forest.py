@@ -2,8 +2,8 @@
 
 The chapter's pattern: scikit-learn estimators parallelize with joblib, and
 `joblib.parallel_backend("dask")` sends those joblib tasks (here: one tree each) to a Dask
-cluster. Data, label and split are shared with the other ml workloads (see `_ml`); trees need
-no scaling, so the raw features are used.
+cluster. Data, label and split are shared with the other ml workloads (see `common/ml.py`);
+trees need no scaling, so the raw features are used.
 
 - reference: RandomForestClassifier(n_jobs=1), the same seed;
 - dask-distributed: the table built by Dask, then the same forest with n_jobs=-1 under the
@@ -25,11 +25,15 @@ Answer: accuracy and log-loss on the test rows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.datasets import Dataset
-from harness.workloads import _ml
-from harness.workloads.base import CheckResult, Compute, Context
+from harness.workloads.checks import CheckResult, check_quality
+from harness.workloads.common import ml
+from harness.workloads.contract import Compute, Context
+from harness.workloads.datasets import Dataset
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 N_TREES = 50
 MAX_DEPTH = 8
@@ -45,36 +49,34 @@ def forest(n_jobs: int) -> Any:
 
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
-    X_train, y_train, X_test, y_test = _ml.pandas_split(ds)
+    X_train, y_train, X_test, y_test = ml.pandas_split(ds)
     model = forest(n_jobs=1).fit(X_train, y_train)
-    return _ml.quality(y_test, model.predict_proba(X_test)[:, 1])
+    return ml.quality(y_test, model.predict_proba(X_test)[:, 1])
 
 
 def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     import joblib
 
-    X_train, y_train, X_test, y_test = _ml.dask_numpy_split(compute, ds)
+    X_train, y_train, X_test, y_test = ml.dask_numpy_split(compute, ds)
     with joblib.parallel_backend("dask", client=compute.client):
         model = forest(n_jobs=-1).fit(X_train, y_train)
         p1 = model.predict_proba(X_test)[:, 1]
     ctx.note("joblib_tasks_not_counted", N_TREES)
-    return _ml.quality(y_test, p1)
+    return ml.quality(y_test, p1)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.ml.classification import RandomForestClassifier
 
-    train, test = _ml.spark_split(spark, ds)
-    rf = RandomForestClassifier(featuresCol="raw", numTrees=N_TREES, maxDepth=MAX_DEPTH,
-                                featureSubsetStrategy="sqrt", seed=SEED)
-    can_unprune = rf.hasParam("pruneTree")
-    if can_unprune:
-        rf.setPruneTree(False)
-    ctx.note("spark_prune_tree", not can_unprune)
-    model = rf.fit(train)
-    answer = _ml.spark_quality(model.transform(test))
-    train.unpersist()
-    test.unpersist()
+    with ml.spark_split(spark, ds) as (train, test):
+        rf = RandomForestClassifier(featuresCol="raw", numTrees=N_TREES, maxDepth=MAX_DEPTH,
+                                    featureSubsetStrategy="sqrt", seed=SEED)
+        can_unprune = rf.hasParam("pruneTree")
+        if can_unprune:
+            rf.setPruneTree(False)
+        ctx.note("spark_prune_tree", not can_unprune)
+        model = rf.fit(train)
+        answer = ml.spark_quality(model.transform(test))
     return answer
 
 
@@ -83,10 +85,10 @@ def check(exp: Mapping[str, float], act: Mapping[str, float]) -> CheckResult:
     # implementation (binned thresholds, its own bootstrap): accuracy within 0.03 absolute.
     # Log-loss gets 0.05: unpruned MLlib trees measured 0.002 from sklearn at `small`, 0.04 at
     # `tiny` (4,000 rows, where sklearn's exact thresholds overfit more than 32 bins do).
-    return _ml.quality_check(exp, act, {"accuracy": 0.03, "log_loss": 0.05})
+    return check_quality(exp, act, {"accuracy": 0.03, "log_loss": 0.05})
 
 
-WORKLOAD = _ml.ml_workload(
+WORKLOAD = ml.ml_workload(
     name="ml-random-forest",
     title="Dask-ML: scikit-learn random forest under joblib's Dask backend",
     small_rows_per_file=20_000,

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.datasets import Dataset
-from harness.workloads._frames import check_dict, dask_frame, pandas_frame, prepare_csv, spark_frame
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult, check_dict
+from harness.workloads.common.frames import dask_frame, prepare_csv, spark_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 RTOL = 1e-9
 
@@ -61,11 +65,11 @@ def both_phases(ctx: Context, shared: Callable[[], dict[str, float]],
 
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
     def shared() -> dict[str, float]:
-        frame = pandas_frame(ds)
+        frame = read_csv_pandas(ds)
         return as_answer(agg(frame) for agg in AGGREGATES.values())
 
     def separate() -> dict[str, float]:
-        return as_answer(agg(pandas_frame(ds)) for agg in AGGREGATES.values())
+        return as_answer(agg(read_csv_pandas(ds)) for agg in AGGREGATES.values())
 
     return both_phases(ctx, shared, separate)
 
@@ -82,7 +86,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
                        lambda: as_answer(compute(one)[0] for one in lazy))
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.sql import functions as F
 
     df = spark_frame(spark, ds)

@@ -7,11 +7,15 @@ what the harness adds around a run (sampler start and stop, garbage collection, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_scalar
+from harness.workloads.checks import CheckResult, check_scalar
+from harness.workloads.contract import Compute, Context, Workload
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def prepare(params: Mapping[str, Any]) -> int:
@@ -27,7 +31,7 @@ def dask_body(value: int, compute: Compute, ctx: Context) -> int:
     return int(result)
 
 
-def spark_body(spark: Any, value: int, ctx: Context) -> int:
+def spark_body(value: int, spark: SparkSession, ctx: Context) -> int:
     return int(spark.sparkContext.parallelize([value], 1).sum())
 
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from harness.datasets import CsvSpec, csv_dataset
-from harness.workloads._frames import check_dict, dask_frame, pandas_frame, spark_frame
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult, check_dict
+from harness.workloads.common.frames import dask_frame, spark_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import CsvSpec, csv_dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 SPARK_SUMMARY_SCHEMA = "partition long, category string, rows long, ordered boolean"
 
@@ -50,7 +54,7 @@ def as_answer(summary: pd.DataFrame) -> dict[str, float]:
 
 
 def reference(inputs: Mapping[str, Any], ctx: Context) -> dict[str, float]:
-    ordered = pandas_frame(inputs["dataset"]).sort_values("category")
+    ordered = read_csv_pandas(inputs["dataset"]).sort_values("category")
     ctx.note("partition_sizes", [len(ordered)])
     return as_answer(summarize(pd.Index(ordered["category"]), 0))
 
@@ -105,7 +109,7 @@ def spark_summary(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     yield summarize(categories, TaskContext.get().partitionId())
 
 
-def spark_body(spark: Any, inputs: Mapping[str, Any], ctx: Context) -> dict[str, float]:
+def spark_body(inputs: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[str, float]:
     p = inputs["partitions"]
     parts = (spark_frame(spark, inputs["dataset"]).repartition(p, "category")
              .sortWithinPartitions("category").mapInPandas(spark_summary, SPARK_SUMMARY_SCHEMA))

@@ -8,13 +8,17 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.datasets import Dataset
-from harness.workloads._frames import dask_frame, pandas_frame, prepare_csv, spark_frame
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.frames import dask_frame, prepare_csv, spark_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def daily_mean(indexed: Any) -> Any:
@@ -32,7 +36,7 @@ def normalize(means: pd.Series) -> pd.DataFrame:
 
 
 def reference(ds: Dataset, ctx: Context) -> pd.DataFrame:
-    return normalize(daily_mean(pandas_frame(ds).set_index("timestamp")))
+    return normalize(daily_mean(read_csv_pandas(ds).set_index("timestamp")))
 
 
 def partition_bounds(part: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +81,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> pd.DataFrame:
     return normalize(means)
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> pd.DataFrame:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> pd.DataFrame:
     from pyspark.sql import functions as F
 
     # Session time zone is UTC and the CSV times are naive UTC, so Spark's days are pandas' days;

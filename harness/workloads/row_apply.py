@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from harness.datasets import Dataset
-from harness.workloads._frames import dask_frame, pandas_frame, prepare_csv, spark_frame
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_frame
+from harness.workloads.checks import CheckResult, check_frame
+from harness.workloads.common.frames import dask_frame, prepare_csv, spark_frame
+from harness.workloads.contract import Compute, Context, Workload
+from harness.workloads.datasets import Dataset, read_csv_pandas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 COLUMNS = ["value", "category"]
 # The ways each engine kind offers; an answer must hold the sum of every one.
@@ -61,7 +65,7 @@ def timed(ctx: Context, key: str, run: Callable[[], Any]) -> float:
 def reference(ds: Dataset, ctx: Context) -> dict[str, float]:
     # Each way reads the CSV itself, as it does on Dask and Spark, so the notes compare.
     def frame() -> pd.DataFrame:
-        return pandas_frame(ds)[COLUMNS]
+        return read_csv_pandas(ds)[COLUMNS]
 
     return {
         "apply": timed(ctx, "apply_s", lambda: frame().apply(derive_row, axis=1).sum()),
@@ -84,7 +88,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     }
 
 
-def spark_body(spark: Any, ds: Dataset, ctx: Context) -> dict[str, float]:
+def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.sql import functions as F
 
     df = spark_frame(spark, ds).select(*COLUMNS)

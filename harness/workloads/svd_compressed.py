@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.workloads._arrays import assemble, block, check_values, dask_array, grid, note_chunks
-from harness.workloads.base import CheckResult, Compute, Context, Workload
+from harness.workloads.checks import CheckResult, check_values
+from harness.workloads.common.arrays import assemble, block, dask_array, grid, note_chunks
+from harness.workloads.contract import Compute, Context, Workload
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def prepare(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,7 +87,7 @@ def block_rows(p: Mapping[str, Any], i: int) -> Iterator[np.ndarray]:
                           for j, width in enumerate(p["chunks"][1])])
 
 
-def spark_body(spark: Any, p: Mapping[str, Any], ctx: Context) -> dict[str, float]:
+def spark_body(p: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.mllib.linalg.distributed import RowMatrix
 
     note_chunks(ctx, p["chunks"])

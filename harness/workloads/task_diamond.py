@@ -9,11 +9,15 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 
-from harness.workloads.base import CheckResult, Compute, Context, Workload, check_scalar
+from harness.workloads.checks import CheckResult, check_scalar
+from harness.workloads.contract import Compute, Context, Workload, one_core
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 A_VALUE, B_VALUE = 3, 5  # what the two source tasks produce; D = 2 * (A*B + A + B) + 1 = 47
 
@@ -70,7 +74,7 @@ def spark_combine(named: Iterable[tuple[str, int]], seconds: float) -> int:
     return combine(values["A"], values["B"], seconds)
 
 
-def spark_body(spark: Any, p: Mapping[str, float], ctx: Context) -> int:
+def spark_body(p: Mapping[str, float], spark: SparkSession, ctx: Context) -> int:
     # A and B: two partitions of one stage (parallel); a one-partition shuffle makes C wait for
     # both; C then D are narrow maps, which Spark pipelines into one task of the next stage.
     sources = [("A", A_VALUE, p["a_s"]), ("B", B_VALUE, p["b_s"])]
@@ -82,7 +86,7 @@ def spark_body(spark: Any, p: Mapping[str, float], ctx: Context) -> int:
 
 def expected(p: Mapping[str, float]) -> int:
     # Same arithmetic as the reference without the sleeps.
-    return reference({k: 0.0 for k in p}, Context(1, 1, 1))
+    return reference({k: 0.0 for k in p}, one_core())
 
 
 def check(exp: int, actual: int) -> CheckResult:

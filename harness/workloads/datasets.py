@@ -14,12 +14,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.config import data_dir
 from harness.errors import UsageError
+from harness.workloads.schema import CSV, Table
 
 GENERATOR_VERSION = 1
 CATEGORIES = ("A", "B", "C", "D")
@@ -42,12 +44,10 @@ class CsvSpec:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A generated dataset on disk."""
+    """A generated dataset on disk: its directory and its part files, in order."""
 
-    kind: str
     path: Path
     files: tuple[Path, ...]
-    manifest: dict
     # How an engine should cut the data (a sweep's layout axis); None = as the reader cuts it.
     npartitions: int | None = None
 
@@ -59,9 +59,6 @@ class Dataset:
     def nbytes(self) -> int:
         """Bytes on disk, over every part."""
         return sum(f.stat().st_size for f in self.files)
-
-
-CSV_SCHEMA = {"id": "int64", "value": "float64", "category": "string", "timestamp": "datetime64[s]"}
 
 
 def csv_part(spec: CsvSpec, index: int) -> pd.DataFrame:
@@ -79,7 +76,7 @@ def csv_part(spec: CsvSpec, index: int) -> pd.DataFrame:
     )
 
 
-def _write_csv_parts(spec: CsvSpec, target: Path) -> list[dict]:
+def _write_csv_parts(spec: CsvSpec, target: Path) -> list[dict[str, Any]]:
     entries = []
     for i in range(spec.files):
         path = target / f"part-{i:03d}.csv"
@@ -100,7 +97,10 @@ def _dataset_name(kind: str, spec: CsvSpec) -> str:
     return f"{kind}-f{spec.files}-r{spec.rows_per_file}-s{spec.seed}-v{GENERATOR_VERSION}"
 
 
-def materialize(kind: str, name: str, make: Callable[[Path], list[dict]], meta: dict) -> Dataset:
+Make = Callable[[Path], list[dict[str, Any]]]  # writes the parts into a directory, lists them
+
+
+def materialize(kind: str, name: str, make: Make, meta: dict[str, Any]) -> Dataset:
     """Return the cached dataset `name`, generating it first if no manifest exists."""
     final = _data_root() / name
     manifest_path = final / "manifest.json"
@@ -108,7 +108,7 @@ def materialize(kind: str, name: str, make: Callable[[Path], list[dict]], meta: 
         _generate(final, kind, make, meta)
     manifest = json.loads(manifest_path.read_text())
     files = tuple(final / f["name"] for f in manifest["files"])
-    return Dataset(kind=kind, path=final, files=files, manifest=manifest)
+    return Dataset(path=final, files=files)
 
 
 def _data_root() -> Path:
@@ -122,7 +122,7 @@ def _data_root() -> Path:
     return root
 
 
-def _generate(final: Path, kind: str, make: Callable[[Path], list[dict]], meta: dict) -> None:
+def _generate(final: Path, kind: str, make: Make, meta: dict[str, Any]) -> None:
     """Write into a temp dir and rename it into place, so a half-made dataset is never used."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
@@ -141,16 +141,12 @@ def _generate(final: Path, kind: str, make: Callable[[Path], list[dict]], meta: 
 def csv_dataset(spec: CsvSpec) -> Dataset:
     """The chapter's CSV parts for `spec`, generated on first use."""
     meta = {"files_count": spec.files, "rows_per_file": spec.rows_per_file, "seed": spec.seed,
-            "rows": spec.rows, "columns": CSV_SCHEMA}
+            "rows": spec.rows, "columns": CSV.manifest()}
     make = functools.partial(_write_csv_parts, spec)
     return materialize("csv", _dataset_name("csv", spec), make, meta)
 
 
-def read_csv_pandas(dataset: Dataset) -> pd.DataFrame:
-    """The reference reader: every part, concatenated, with the declared dtypes."""
-    frames = [pd.read_csv(f, dtype=_PANDAS_DTYPES, parse_dates=["timestamp"])
-              for f in dataset.files]
+def read_csv_pandas(dataset: Dataset, table: Table = CSV) -> pd.DataFrame:
+    """The reference reader: every part, concatenated, with the table's declared dtypes."""
+    frames = [pd.read_csv(f, **table.read_kwargs()) for f in dataset.files]
     return pd.concat(frames, ignore_index=True)
-
-
-_PANDAS_DTYPES = {"id": "int64", "value": "float64", "category": "object"}

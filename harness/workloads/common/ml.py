@@ -29,19 +29,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.datasets import CATEGORIES, Dataset, read_csv_pandas
-from harness.workloads._frames import prepare_csv
-from harness.workloads.base import CheckResult, Compute, Workload
+from harness.workloads.common.frames import prepare_csv
+from harness.workloads.common.spark import cached
+from harness.workloads.contract import Compute, Workload
+from harness.workloads.datasets import CATEGORIES, Dataset, read_csv_pandas
+from harness.workloads.schema import CSV
 
 FEATURES = ("hour", "dayofweek", "code", "value")
 TEST_EVERY = 5  # id % 5 == 0 -> test
 HASH_MULT = 2654435761  # Knuth's multiplicative hash constant (2^32 / golden ratio)
 HASH_MOD = 2**32
-CSV_DTYPES = {"id": "int64", "value": "float64", "category": "object"}
 REQUIRES = ("dask_ml", "sklearn")
 
 
-def ml_workload(*, small_rows_per_file: int, **fields: Any) -> Workload:
+def ml_workload(*, small_rows_per_file: int, **fields: Any) -> Workload[Dataset, Any]:
     """A §3.3 workload over this module's table: the sizes differ only at `small`, where each
     model gets the rows it fits in about a second."""
     sizes = {
@@ -95,7 +96,7 @@ def dask_table(ds: Dataset) -> Any:
     """The same table as a lazy Dask DataFrame, one partition per CSV block."""
     import dask.dataframe as dd
 
-    ddf = dd.read_csv(ds.glob, dtype=CSV_DTYPES, parse_dates=["timestamp"])
+    ddf = dd.read_csv(ds.glob, **CSV.read_kwargs())
     return ddf.map_partitions(features_partition, meta=FEATURES_META)
 
 
@@ -124,9 +125,7 @@ def spark_table(spark: Any, ds: Dataset) -> Any:
     """The same table in Spark SQL: identical integer hash, weekday() is Monday = 0 like pandas."""
     from pyspark.sql import functions as F
 
-    from harness.spark_schema import CSV_SCHEMA
-
-    df = spark.read.csv(ds.glob, header=True, schema=CSV_SCHEMA)
+    df = spark.read.csv(ds.glob, header=True, schema=CSV.spark())
     code = F.create_map(*[F.lit(x) for i, c in enumerate(CATEGORIES) for x in (c, i)])
     hashed = (F.col("id") * F.lit(HASH_MULT)) % F.lit(HASH_MOD)
     eps = hashed.cast("double") / float(HASH_MOD) * 2.0 - 1.0
@@ -140,15 +139,18 @@ def spark_table(spark: Any, ds: Dataset) -> Any:
     )
 
 
-def spark_split(spark: Any, ds: Dataset) -> tuple[Any, Any]:
-    """(train, test) Spark DataFrames with an assembled `raw` feature vector, cached."""
+@contextlib.contextmanager
+def spark_split(spark: Any, ds: Dataset) -> Iterator[tuple[Any, Any]]:
+    """(train, test) Spark DataFrames with an assembled `raw` feature vector, cached for the
+    body's `with` block and unpersisted when it ends, also when a fit raises."""
     from pyspark.ml.feature import VectorAssembler
 
     table = VectorAssembler(inputCols=list(FEATURES), outputCol="raw").transform(
         spark_table(spark, ds))
-    train = table.filter(~table["is_test"]).select("raw", "label").cache()
-    test = table.filter(table["is_test"]).select("raw", "label").cache()
-    return train, test
+    train = table.filter(~table["is_test"]).select("raw", "label")
+    test = table.filter(table["is_test"]).select("raw", "label")
+    with cached(train, test):
+        yield train, test
 
 
 def spark_scale(train: Any, test: Any) -> tuple[Any, Any, Any]:
@@ -244,22 +246,3 @@ def spark_quality(predictions: Any) -> dict[str, float]:
     pdf = predictions.select(F.col("label"),
                              vector_to_array("probability")[1].alias("p1")).toPandas()
     return quality(pdf["label"].to_numpy() > 0.5, pdf["p1"].to_numpy())
-
-
-def check_quality(exp: Mapping[str, float], act: Mapping[str, float],
-                  tol: Mapping[str, float]) -> tuple[bool, dict[str, Any]]:
-    """Each metric in `tol` within its absolute tolerance of the reference."""
-    detail: dict[str, Any] = {}
-    ok = True
-    for key, limit in tol.items():
-        diff = abs(float(act[key]) - float(exp[key]))
-        detail[key] = {"expected": exp[key], "actual": act[key], "abs_diff": diff, "tol": limit}
-        ok = ok and diff <= limit
-    return ok, detail
-
-
-def quality_check(exp: Mapping[str, float], act: Mapping[str, float],
-                  tol: Mapping[str, float]) -> CheckResult:
-    ok, detail = check_quality(exp, act, tol)
-    ok = ok and exp["n_test"] == act["n_test"]
-    return CheckResult(ok, {**detail, "n_test": act["n_test"]})

@@ -1,6 +1,6 @@
 """Records to a tidy frame, then one summary row per (workload, engine, configuration).
 
-Pure functions shared by the CLI's summary table and the report.
+Pure functions shared by the CLI's summary tables, the run report and the sweep report.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import dataclasses
 
 import pandas as pd
 
-from harness.records import Record
+from harness.engines.registry import REFERENCE_ENGINE
+from harness.fmt import fmt_bytes, fmt_count, fmt_seconds, ratio_words
+from harness.results.schema import Record, worst_status
 
-REFERENCE_ENGINE = "pandas"
 GROUP = ["workload", "size", "engine", "n_workers", "threads_per_worker"]
-STATUS_ORDER = ["error", "timeout", "over-memory", "mismatch", "unsupported", "ok"]
 
 
 def tidy(records: list[Record]) -> pd.DataFrame:
@@ -27,22 +27,16 @@ def tidy(records: list[Record]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _worst(statuses: pd.Series) -> str:
-    present = set(statuses)
-    return next(s for s in STATUS_ORDER if s in present)
-
-
 def summarize_group(g: pd.DataFrame) -> dict[str, object]:
     ok = g[g["status"] == "ok"]
     cold = ok.loc[ok["repeat"] == 0, "wall_s"]
     warm = ok.loc[ok["repeat"] > 0, "wall_s"]
     out = {
-        "status": _worst(g["status"]),
+        "status": worst_status(g["status"]),
         "runs": len(g),
         "ok_runs": len(ok),
         "cold_s": cold.iloc[0] if len(cold) else float("nan"),
         "warm_s": warm.median() if len(warm) else float("nan"),
-        "warm_min_s": warm.min() if len(warm) else float("nan"),
         "startup_s": (g["startup_s"].dropna().max() if g["startup_s"].notna().any()
                       else float("nan")),
         "cpu_s": ok["cpu_s"].median() if len(ok) else float("nan"),
@@ -78,36 +72,6 @@ def summarize(records: list[Record]) -> pd.DataFrame:
     return rows
 
 
-def ratio_words(speedup: float) -> str:
-    """pyperf's plain wording: '2.10x faster', '1.40x slower', 'same'."""
-    if pd.isna(speedup) or speedup <= 0:
-        return ""
-    if abs(speedup - 1) < 0.005:
-        return "same"
-    if speedup > 1:
-        return f"{speedup:.2f}x faster"
-    return f"{1 / speedup:.2f}x slower"
-
-
-def fmt_bytes(value: float) -> str:
-    if pd.isna(value):
-        return ""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(value) >= scale:
-            return f"{value / scale:.1f} {unit}"
-    return f"{value:.0f} B"
-
-
-def fmt_seconds(value: float) -> str:
-    if pd.isna(value):
-        return ""
-    if value < 0.001:
-        return f"{value * 1e6:.0f} µs"
-    if value < 0.01:
-        return f"{value * 1000:.2f} ms"
-    return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
-
-
 def display_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Summary rows formatted for people: the columns the CLI and the report both print."""
     if rows.empty:
@@ -124,5 +88,5 @@ def display_table(rows: pd.DataFrame) -> pd.DataFrame:
         "start-up": rows["startup_s"].map(fmt_seconds),
         "peak tree mem": rows["peak_tree_bytes"].map(fmt_bytes),
         "driver peak": rows["peak_driver_bytes"].map(fmt_bytes),
-        "tasks": rows["n_tasks"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
+        "tasks": rows["n_tasks"].map(fmt_count),
     })

@@ -1,30 +1,24 @@
-"""Running a sweep: one fresh session process per cell, resumable, fitted to a time budget.
-
-A cell's records are appended to the output only when the cell is complete, so an interrupted
-sweep loses at most the cell in flight, and `--resume` never sees half a cell.
-"""
+"""Planning a sweep: which cells still need running, what they will cost, and how to fit them
+into a time budget (fewer repeats first, then the costliest ends of the axes)."""
 
 from __future__ import annotations
 
 import json
 import statistics
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import config
 from harness.errors import UsageError
-from harness.records import Record, append_records, collect_env, new_run_id, read_records
-from harness.runner import Plan, run_plan
-from harness.sweep import Cell, SweepSpec, axis_kind, data_scale, expand
-from harness.workloads import get_workload
+from harness.results.schema import Record, read_records
+from harness.sweep.spec import Cell, SweepSpec, axis_kind, data_scale, expand
+from harness.workloads.registry import get_workload
 
 # Guesses for cells nothing has measured yet; measured history replaces them.
 PROCESS_OVERHEAD_S = 4.0  # a fresh Python process, imports, inputs
 STARTUP_GUESS_S = {"spark": 10.0, "dask-distributed": 2.0, "dask-processes": 1.5}
 RUN_GUESS_S = 1.0  # a small-size run on this machine is 0.1-2 s
-CellProgress = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -198,40 +192,3 @@ def _costliest_end(cells: list[Cell], cost: Callable[[Cell], float]) -> tuple | 
                 if best is None or spent > best[0]:
                     best = (spent, (workload, axis, value))
     return best[1] if best else None
-
-
-def run_sweep(plan: SweepPlan, progress: CellProgress) -> list[Record]:
-    """Run every planned cell in its own process; append each cell's records when complete."""
-    run_id, env = new_run_id(), collect_env()
-    records: list[Record] = []
-    for cell in plan.cells:
-        buffer: list[Record] = []
-        began = time.perf_counter()
-        run_plan(cell_plan(plan, cell, run_id, env),
-                 lambda text, _n, cell=cell: progress(f"{cell.describe()} · {text}", 0),
-                 sink=buffer.extend)
-        # What the whole cell took, for the next estimate.
-        elapsed = time.perf_counter() - began
-        buffer = [replace(r, sweep={**r.sweep, "cell_s": elapsed}) if r.sweep else r
-                  for r in buffer]
-        append_records(plan.out, buffer)
-        records += buffer
-        progress(f"{cell.describe()} · {_worst(buffer)}", 1)
-    return records
-
-
-def _worst(records: list[Record]) -> str:
-    statuses = {r.status for r in records}
-    return next((s for s in ("error", "timeout", "over-memory", "mismatch", "unsupported")
-                 if s in statuses), "ok")
-
-
-def cell_plan(plan: SweepPlan, cell: Cell, run_id: str, env: dict) -> Plan:
-    base = Plan(run_id=run_id, workloads=(cell.workload,), engines=(cell.engine,),
-                size=cell.size, repeats=plan.repeats, options=cell.options, env=env,
-                out=plan.out, log_dir=config.results_dir() / "logs",
-                cell_timeout_s=plan.timeout_s)
-    # The budget travels with the records: a --memory-budget override must reach the report.
-    tag = cell.tag() | {"memory_budget_bytes": plan.memory_budget_bytes}
-    return replace(base, overrides=dict(cell.overrides), sweep=tag,
-                   memory_budget_bytes=plan.memory_budget_bytes)

@@ -1,6 +1,7 @@
 """One engine session: start the engine once, then measure and check every requested run.
 
-Runs in a child process under `harness run` (see runner.py) and in-process under asv and tests.
+Runs in a child process under `harness run` (see runner.py and child.py) and in-process under
+asv and tests.
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import data_dir
-from harness.datasets import GENERATOR_VERSION
-from harness.engines import Engine, EngineOptions, get_engine
-from harness.measure import TreeSampler
-from harness.records import Record
-from harness.workloads import get_workload
-from harness.workloads.base import Context, Workload
+from harness.engines.base import Engine, EngineOptions
+from harness.engines.registry import get_engine
+from harness.execution.sampler import TreeSampler
+from harness.results.schema import Record
+from harness.workloads.contract import Workload, one_core
+from harness.workloads.datasets import GENERATOR_VERSION
+from harness.workloads.registry import get_workload
 
 Emit = Callable[[dict[str, Any]], None]
-
-
-def reference_context() -> Context:
-    """A fresh one-core context: its notes must not leak from one reference run into another."""
-    return Context(slots=1, n_workers=1, threads_per_worker=1, engine="pandas")
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class SessionSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] | None = None
 
-    def params(self, workload: Workload) -> dict[str, Any]:
+    def params(self, workload: Workload[Any, Any]) -> dict[str, Any]:
         return workload.params(self.size, self.overrides)
 
     def to_json(self) -> str:
@@ -64,7 +61,7 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(exc).__name__
 
 
-def expected_answer(workload: Workload, params: dict[str, Any], inputs: Any) -> Any:
+def expected_answer(workload: Workload[Any, Any], params: dict[str, Any], inputs: Any) -> Any:
     """The reference answer, cached on disk beside the data so each engine need not recompute it."""
     if workload.expected is not None:
         return workload.expected(inputs)
@@ -75,7 +72,7 @@ def expected_answer(workload: Workload, params: dict[str, Any], inputs: Any) -> 
     path = data_dir() / "expected" / f"{workload.name}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    answer = workload.reference(inputs, reference_context())
+    answer = workload.reference(inputs, one_core())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{time.monotonic_ns()}.tmp")
     tmp.write_bytes(pickle.dumps(answer))
@@ -95,7 +92,7 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
                      "startup_s": engine.startup_s, "engine_config": engine.config()}
 
 
-def measure(engine: Engine, workload: Workload, inputs: Any, expected: Any,
+def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected: Any,
             fields: dict[str, Any]) -> Record:
     """Run the workload once on a started engine; time it, sample the tree, check the answer."""
     outer = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Report figures: pure functions from normalized summary rows to figures, then PNG bytes.
+"""The run report's figures: pure functions from normalized summary rows to figures.
 
 Every function takes rows already sorted and labelled by the report (columns `label`, `engine`,
 `status` plus the summary columns it draws) and returns a Figure, or None when there is nothing
@@ -8,14 +8,9 @@ written in a column to the right of the axes, where they cannot collide with bar
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: reports render on servers, in CI and in child processes
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -26,10 +21,10 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from harness.summary import REFERENCE_ENGINE, fmt_bytes, fmt_seconds, ratio_words
+from harness.engines.registry import REFERENCE_ENGINE
+from harness.fmt import fmt_bytes, fmt_seconds, ratio_words
+from harness.reporting.figures import WIDTH_IN, titled_figure
 
-DPI = 110
-WIDTH_IN = 9.5
 # A span wider than this between the smallest and largest time switches the axis to log scale,
 # otherwise a 10 s cold Spark run flattens every 50 ms warm bar into the axis.
 LOG_SPAN = 30.0
@@ -42,35 +37,6 @@ GROWTH = "#3182bd"
 DRIVER = "#d62728"
 SEQUENTIAL = "#d9d9d9"
 IDEAL = "#969696"
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """Render and close the figure; closing keeps pyplot from hoarding figures across a report."""
-    try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI)
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
-
-
-def fmt_duration(value: float) -> str:
-    """Seconds for a label, down to microseconds (in-process engines start in a few µs)."""
-    if pd.isna(value):
-        return ""
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    return fmt_seconds(value)
-
-
-def titled_figure(title: str, footer: str, size: tuple[float, float],
-                  n_cols: int = 1) -> tuple[Figure, np.ndarray]:
-    """A row of `n_cols` axes, titled on top and footed with the machine and versions line."""
-    fig, axes = plt.subplots(1, n_cols, figsize=size, layout="constrained", squeeze=False)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
-    # supxlabel is laid out by the constrained engine, so the footer never overlaps the x label.
-    fig.supxlabel(footer, x=0.01, ha="left", fontsize=7, color="#555555")
-    return fig, axes[0]
 
 
 def _figure(n_rows: int, title: str, footer: str, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
@@ -235,7 +201,7 @@ def startup_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | None
     top = rows["startup_s"].max()
     ax.set_xlim(0, top * 1.08 if top > 0 else 1)
     ax.set_xlabel("engine start-up (s), measured once per session, outside wall time")
-    texts = [_status_or(fmt_duration(v), "not recorded") for v in rows["startup_s"]]
+    texts = [_status_or(fmt_seconds(v), "not recorded") for v in rows["startup_s"]]
     _side_column(ax, ys, texts, "start-up")
     return fig
 

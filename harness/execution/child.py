@@ -1,4 +1,4 @@
-"""Entry point of the process that runs one engine session: `python -m harness.child`.
+"""Entry point of the process that runs one engine session: `python -m harness.execution.child`.
 
 Reads a SessionSpec as JSON on stdin and writes one JSON event per line to the original stdout;
 anything libraries print goes to stderr, which the parent sends to a log file.
@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from harness.session import SessionSpec, run_session
+from harness.execution.session import SessionSpec, run_session
 
 
 def _interrupt(signum: int, frame: Any) -> None:

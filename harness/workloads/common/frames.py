@@ -1,7 +1,4 @@
-"""Read the chapter CSV parts the same way on every engine (shared by the DataFrame workloads).
-
-Not a workload: modules starting with "_" are skipped by the registry.
-"""
+"""Read the chapter CSV parts the same way on every engine (shared by the DataFrame workloads)."""
 
 from __future__ import annotations
 
@@ -11,14 +8,9 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import pandas as pd
-
-from harness.datasets import CsvSpec, Dataset, csv_dataset, read_csv_pandas
-from harness.workloads.base import CheckResult, Context, check_frame
-
-# Same dtypes as the reference reader; timestamps parsed as datetimes on every engine.
-DASK_DTYPES = {"id": "int64", "value": "float64", "category": "object"}
-
+from harness.workloads.contract import Context
+from harness.workloads.datasets import CsvSpec, Dataset, csv_dataset
+from harness.workloads.schema import CSV
 
 # The chapter CSV at the sizes every chapter-CSV workload shares, so the cached parts are shared.
 CHAPTER_CSV_SIZES: dict[str, dict[str, Any]] = {
@@ -60,11 +52,6 @@ def note_spark_partitions(ctx: Context, spark: Any, ds: Dataset, df: Any) -> Non
         ctx.note_later(probe)
 
 
-def pandas_frame(ds: Dataset) -> pd.DataFrame:
-    """Every part, concatenated, as the reference reads it."""
-    return read_csv_pandas(ds)
-
-
 def dask_frame(ds: Dataset) -> Any:
     """A lazy Dask DataFrame over the parts (one partition per block of each file).
 
@@ -75,11 +62,11 @@ def dask_frame(ds: Dataset) -> Any:
 
     n = ds.npartitions
     if n is None:
-        return dd.read_csv(ds.glob, dtype=DASK_DTYPES, parse_dates=["timestamp"])
+        return dd.read_csv(ds.glob, **CSV.read_kwargs())
     per_file = math.ceil(n / len(ds.files))
     biggest = max(f.stat().st_size for f in ds.files)
     blocksize = math.ceil(biggest / per_file) + 1 if per_file > 1 else None
-    ddf = dd.read_csv(ds.glob, dtype=DASK_DTYPES, parse_dates=["timestamp"], blocksize=blocksize)
+    ddf = dd.read_csv(ds.glob, blocksize=blocksize, **CSV.read_kwargs())
     return ddf if ddf.npartitions == n else ddf.repartition(npartitions=n)
 
 
@@ -90,9 +77,7 @@ def spark_frame(spark: Any, ds: Dataset) -> Any:
     partitions than files, or a count that is not a multiple of them) are coalesced, which
     moves no data, like Dask's repartition to fewer partitions.
     """
-    from harness.spark_schema import CSV_SCHEMA
-
-    df = spark.read.csv(ds.glob, header=True, schema=CSV_SCHEMA)
+    df = spark.read.csv(ds.glob, header=True, schema=CSV.spark())
     return df if ds.npartitions is None else df.coalesce(ds.npartitions)
 
 
@@ -126,13 +111,3 @@ def spark_layout(spark: Any, ds: Dataset) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
-
-
-def check_dict(expected: Mapping[str, float], actual: Mapping[str, float],
-               rtol: float) -> CheckResult:
-    """Same keys, every value within `rtol` (a dict answer compared as a one-column frame)."""
-    return check_frame(_as_frame(expected), _as_frame(actual), rtol=rtol)
-
-
-def _as_frame(numbers: Mapping[str, float]) -> pd.DataFrame:
-    return pd.Series(dict(numbers), dtype="float64").sort_index().to_frame("value")

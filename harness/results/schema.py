@@ -6,23 +6,18 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import secrets
-import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from harness.errors import UsageError
 
 SCHEMA_VERSION = 1
 # over-memory: a sweep cell whose process tree passed the sweep's memory budget and was stopped.
 STATUSES = ("ok", "mismatch", "error", "timeout", "unsupported", "over-memory")
-LIBRARIES = ("python", "dask", "distributed", "pandas", "numpy", "pyarrow", "pyspark")
 
 
 @dataclass
@@ -51,7 +46,8 @@ class Record:
     metrics: dict[str, Any] = field(default_factory=dict)
     engine_config: dict[str, Any] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
-    # Set on records written by `harness sweep`: {"name", "cell", "role", "axes"} (see sweep.py).
+    # Set on records written by `harness sweep`: {"name", "cell", "role", "axes",
+    # "memory_budget_bytes", "cell_s"} (see harness/sweep/spec.py and run.py).
     sweep: dict[str, Any] | None = None
     timestamp: str = field(default_factory=lambda: now_iso())
     schema_version: int = SCHEMA_VERSION
@@ -148,61 +144,14 @@ def read_records(paths: list[Path]) -> list[Record]:
     return records
 
 
-def collect_env() -> dict[str, Any]:
-    """Host and library facts, gathered once per run."""
-    from harness.engines import java_version
-
-    versions = {name: _version(name) for name in LIBRARIES}
-    versions["python"] = platform.python_version()
-    return {
-        **versions,
-        "java": java_version(),
-        "cpu_model": _cpu_model(),
-        "logical_cores": psutil.cpu_count(logical=True),
-        "total_memory_bytes": psutil.virtual_memory().total,
-        "os": f"{platform.system()} {platform.release()}",
-        "machine": platform.machine(),
-        "hostname": platform.node(),
-        "harness_version": _version("pydata-parallel-harness"),
-        "harness_commit": git_commit(),
-        "thread_env": thread_env(),
-    }
+# Worst first: a group of records is as bad as its worst one.
+STATUS_SEVERITY = ("error", "timeout", "over-memory", "mismatch", "unsupported", "ok")
+# What makes `harness run` and `harness sweep` exit 1. A sweep's memory budget stopping a cell
+# (over-memory) is the sweep finding where an engine stops fitting, not a failed run.
+FAILURES = frozenset({"error", "timeout", "mismatch"})
 
 
-def thread_env() -> dict[str, str]:
-    """The BLAS/OpenMP thread limits that engine sessions run with."""
-    from harness.runner import THREAD_ENV_VARS, child_thread_env
-
-    return {**child_thread_env(), **{k: os.environ[k] for k in THREAD_ENV_VARS if k in os.environ}}
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_commit() -> str | None:
-    """The harness's commit: HARNESS_COMMIT if set, else the checkout around the code or cwd."""
-    if os.environ.get("HARNESS_COMMIT"):
-        return os.environ["HARNESS_COMMIT"]
-    for where in (Path(__file__).resolve().parent, Path.cwd()):
-        try:
-            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                                 text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if out.returncode == 0:
-            return out.stdout.strip()
-    return None
+def worst_status(statuses: Iterable[str]) -> str:
+    """The most severe of the statuses ('ok' for none)."""
+    present = set(statuses)
+    return next((s for s in STATUS_SEVERITY if s in present), "ok")

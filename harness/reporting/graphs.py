@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.workloads import WORKLOADS
+from harness.engines.dask import optimized_graph
+from harness.workloads.registry import WORKLOADS
 
 GRAPH_SIZE = "tiny"
 MAX_DRAWN_TASKS = 200
@@ -31,12 +32,7 @@ def task_graph(obj: Any) -> Mapping[Any, Any]:
     """The optimized graph Dask would run for a collection (or tuple of them), or a raw dict."""
     if isinstance(obj, Mapping):
         return obj
-    from dask._expr import FinalizeCompute
-    from dask.base import collections_to_expr
-
-    collections = obj if isinstance(obj, tuple | list) else (obj,)
-    return dict(FinalizeCompute(collections_to_expr(collections, True)).optimize()
-                .__dask_graph__())
+    return dict(optimized_graph(tuple(obj) if isinstance(obj, tuple | list) else (obj,)))
 
 
 def picture(name: str) -> GraphPicture | None:

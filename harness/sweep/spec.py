@@ -1,8 +1,9 @@
 """Declared sweeps: a TOML file names workloads, engines, a size and grid axes; this expands it.
 
 A *cell* is one point of the grid on one engine. `harness sweep` runs every cell in a fresh
-process (see sweeprun.py); records carry `sweep = {"name", "cell", "role", "axes"}` so the
-report can rebuild the grid, and `--resume` can skip the cells already recorded.
+process (see run.py); records carry `sweep = {"name", "cell", "role", "axes",
+"memory_budget_bytes", "cell_s"}` so the report can rebuild the grid, and `--resume` can skip
+the cells already recorded.
 
 Axes come in three kinds, by name:
 - engine axes (`n_workers`, `threads_per_worker`) become the engine's options;
@@ -23,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import config
-from harness.engines import ENGINES, EngineOptions
+from harness.engines.base import EngineOptions
+from harness.engines.registry import ENGINES, REFERENCE_ENGINE
 from harness.errors import UsageError
-from harness.summary import REFERENCE_ENGINE
-from harness.workloads import get_workload
+from harness.workloads.registry import get_workload
 
-SWEEP_DIR = Path(__file__).parent / "sweeps"
+SWEEP_DIR = Path(__file__).parent / "specs"
 ENGINE_AXES = ("n_workers", "threads_per_worker")
 LAYOUT_AXES = ("chunks", "npartitions")
 # Rules of thumb the report measures the best point against; a sweep file may override them.
@@ -89,7 +90,7 @@ class Cell:
                           sort_keys=True)
 
     def tag(self) -> dict[str, Any]:
-        """What every record of this cell carries in its `sweep` field."""
+        """The cell's part of every record's `sweep` field (run.py adds the budget and cell_s)."""
         return {"name": self.sweep, "cell": self.key, "role": self.role, "axes": dict(self.axes)}
 
     def describe(self) -> str:
@@ -127,7 +128,7 @@ def load_sweep(name: str) -> SweepSpec:
         return _parse(data, path)
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"sweep file {path} is not a valid sweep ({type(exc).__name__}: "
-                         f"{exc}); see harness/sweeps/*.toml for the format") from None
+                         f"{exc}); see harness/sweep/specs/*.toml for the format") from None
 
 
 def _parse(data: dict[str, Any], path: Path) -> SweepSpec:

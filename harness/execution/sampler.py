@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from harness.config import MEMORY_SAMPLE_INTERVAL_S
+from harness.execution.proctree import alive, live_tree
 
 # New descendants are found every RESCAN_EVERY-th sample (200 ms); high-water marks cover the gap.
 RESCAN_EVERY = 10
@@ -42,22 +43,6 @@ class TreeMeasurement:
 
 def _key(proc: psutil.Process) -> ProcKey:
     return (proc.pid, proc.create_time())
-
-
-def _tree(root: psutil.Process) -> list[psutil.Process]:
-    """The root and its live descendants; zombies hold no memory and have no VmHWM."""
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return [root]
-    return [p for p in procs if _alive(p)]
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _read_hwm(pid: int) -> int | None:
@@ -102,7 +87,7 @@ class TreeSampler:
         self._lock = threading.Lock()
 
     def __enter__(self) -> TreeSampler:
-        procs = _tree(self._root)
+        procs = live_tree(self._root)
         self.result.hwm_exact = all([_reset_hwm(p.pid) for p in procs])
         for proc in procs:
             cpu = _cpu(proc)
@@ -117,7 +102,7 @@ class TreeSampler:
         self.result.wall_s = time.perf_counter() - self._t0
         self._stop.set()
         self._thread.join()
-        procs = _tree(self._root)
+        procs = live_tree(self._root)
         self._sample(procs)
         self._finish_hwm(procs)
         tree_cpu = sum(u.last_cpu - u.first_cpu for u in self._usage.values())
@@ -125,19 +110,19 @@ class TreeSampler:
 
     def _loop(self) -> None:
         start = time.thread_time()
-        procs = _tree(self._root)
+        procs = live_tree(self._root)
         for n in itertools.count(1):
             if self._stop.wait(self.interval_s):
                 break
             # Listing descendants scans all of /proc (~1 ms); reading known ones costs ~40 us.
             if n % RESCAN_EVERY == 0:
-                procs = _tree(self._root)
+                procs = live_tree(self._root)
             self._sample(procs)
         self.result.sampler_cpu_s = time.thread_time() - start
 
     def _sample(self, procs: list[psutil.Process] | None = None) -> int:
-        total, driver, alive = 0, 0, 0
-        for proc in procs if procs is not None else _tree(self._root):
+        total, driver, live = 0, 0, 0
+        for proc in procs if procs is not None else live_tree(self._root):
             try:
                 with proc.oneshot():
                     rss = proc.memory_info().rss
@@ -146,7 +131,7 @@ class TreeSampler:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             total += rss
-            alive += 1
+            live += 1
             if proc.pid == self.pid:
                 driver = rss
             if cpu is not None:
@@ -156,11 +141,11 @@ class TreeSampler:
             r.samples += 1
             r.peak_tree_rss_bytes = max(r.peak_tree_rss_bytes, total)
             r.peak_driver_rss_bytes = max(r.peak_driver_rss_bytes, driver)
-            r.max_processes = max(r.max_processes, alive)
+            r.max_processes = max(r.max_processes, live)
         return total
 
     def _finish_hwm(self, procs: list[psutil.Process]) -> None:
-        marks = [_read_hwm(p.pid) for p in procs if _alive(p)]
+        marks = [_read_hwm(p.pid) for p in procs if alive(p)]
         if not marks or any(m is None for m in marks):
             self.result.hwm_exact = False
             return

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from harness.workloads.base import CheckResult, Context
+from harness.workloads.contract import Context
 
 Chunks = tuple[tuple[int, ...], ...]
 Index = tuple[int, ...]
@@ -58,7 +58,8 @@ def assemble(seed: int, chunks: Chunks, make: MakeBlock = block) -> np.ndarray:
     return out
 
 
-def _dask_block(seed: int, make: MakeBlock, block_info: dict | None = None) -> np.ndarray:
+def _dask_block(seed: int, make: MakeBlock,
+                block_info: dict[Any, Any] | None = None) -> np.ndarray:
     """map_blocks adapter: the block at this chunk's location."""
     info = block_info[None]  # type: ignore[index]
     return make(seed, info["chunk-location"], info["chunk-shape"])
@@ -76,18 +77,3 @@ def note_chunks(ctx: Context, chunks: Chunks) -> None:
     """Record the chunk shape (largest block) and how many blocks the array has."""
     ctx.note("chunk_shape", [max(c) for c in chunks])
     ctx.note("n_chunks", n_blocks(chunks))
-
-
-def check_values(expected: Mapping[str, float], actual: Mapping[str, float],
-                 rtol: Mapping[str, float]) -> CheckResult:
-    """Named numbers, each within its own relative tolerance."""
-    if set(actual) != set(expected):
-        return CheckResult(False, {"problem": "keys differ", "expected": sorted(expected),
-                                   "actual": sorted(actual)})
-    rel = {k: abs(float(actual[k]) - float(expected[k])) / max(abs(float(expected[k])), 1e-300)
-           for k in expected}
-    ok = all(rel[k] <= rtol[k] for k in expected)
-    return CheckResult(ok, {"expected": dict(expected), "actual": {k: float(v) for k, v in
-                                                                    actual.items()},
-                            "rel_diff": rel, "max_rel_diff": max(rel.values(), default=0.0),
-                            "rtol": dict(rtol)})

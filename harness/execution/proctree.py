@@ -1,0 +1,88 @@
+"""Process trees: who belongs to a run, how much memory they hold, and how they are ended.
+
+An engine session runs in a process group of its own. Its tree (the session, Dask workers and
+nannies, the Spark JVM and its Python workers) is listed with psutil's
+`children(recursive=True)`; ending it signals the group, waits with `psutil.wait_procs`, and
+kills whatever is left of the tree or the group, so nothing outlives the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+
+import psutil
+
+STOP_GRACE_S = 15.0  # how long a session may take to stop its engine after SIGTERM
+KILL_WAIT_S = 10.0
+
+
+def live_tree(root: psutil.Process) -> list[psutil.Process]:
+    """The root and its live descendants; zombies hold no memory and have no VmHWM."""
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return [root]
+    return [p for p in procs if alive(p)]
+
+
+def alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def tree_rss(pid: int) -> int | None:
+    """Summed RSS of a process and its descendants now; None when the process is gone."""
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+    total = 0
+    for proc in live_tree(root):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += proc.memory_info().rss
+    return total
+
+
+def stop_session(proc: subprocess.Popen[str], grace_s: float = STOP_GRACE_S) -> None:
+    """End a session process and everything it started: SIGTERM to its group (the session
+    stops its engine), then SIGKILL to the group and to any of its tree that left the group."""
+    tree = _tree_of(proc.pid)
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+    leftovers = [p for p in {*tree, *_group_members(proc.pid)} if alive(p)]
+    for leftover in leftovers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leftover.kill()
+    psutil.wait_procs(leftovers, timeout=KILL_WAIT_S)
+
+
+def _tree_of(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members

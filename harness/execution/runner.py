@@ -1,0 +1,248 @@
+"""Runs a plan: one child process per engine session, records appended as they arrive.
+
+Each session runs in its own process group, so a timeout, a crash or Ctrl-C ends every worker,
+nanny and JVM it started. A session that dies is recorded and replaced by a fresh one for the
+workloads it had not finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness import config
+from harness.engines.base import EngineOptions
+from harness.engines.registry import get_engine
+from harness.execution.proctree import stop_session, tree_rss
+from harness.execution.session import SessionSpec, base_record
+from harness.fmt import fmt_gib
+from harness.results.env import child_thread_env, collect_env
+from harness.results.schema import Record, append_records, new_run_id
+from harness.workloads.registry import get_workload
+
+STARTUP_TIMEOUT_S = 300.0
+MEMORY_POLL_S = 0.25  # how often a memory budget is checked against the session's tree
+ProgressFn = Callable[[str, int], None]  # (description, cells finished by this event)
+Sink = Callable[[list[Record]], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `harness run` will do."""
+
+    run_id: str
+    workloads: tuple[str, ...]
+    engines: tuple[str, ...]
+    size: str
+    repeats: int
+    options: EngineOptions
+    env: dict[str, Any]
+    out: Path
+    log_dir: Path
+    cell_timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S
+    # Set by `harness sweep` for one cell: axis values, the records' tag, a memory ceiling.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, Any] | None = None
+    memory_budget_bytes: int | None = None
+
+    @classmethod
+    def new(cls, workloads: list[str], engines: list[str], size: str, repeats: int,
+            options: EngineOptions, out: Path | None = None,
+            cell_timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S) -> Plan:
+        """A fresh run: a new run id, this machine's environment, records under results/."""
+        run_id = new_run_id()
+        results = config.results_dir()
+        return cls(run_id=run_id, workloads=tuple(workloads), engines=tuple(engines),
+                   size=size, repeats=repeats, options=options, env=collect_env(),
+                   out=out or results / f"run-{run_id}.jsonl", log_dir=results / "logs",
+                   cell_timeout_s=cell_timeout_s)
+
+    @property
+    def total_cells(self) -> int:
+        return len(self.workloads) * len(self.engines) * self.repeats
+
+    def spec(self, engine: str, workloads: tuple[str, ...]) -> SessionSpec:
+        """What one session of `engine` runs."""
+        return SessionSpec(run_id=self.run_id, engine=engine, workloads=workloads,
+                           size=self.size, repeats=self.repeats, options=self.options,
+                           env=self.env, overrides=dict(self.overrides), sweep=self.sweep)
+
+    def failed(self, spec: SessionSpec, name: str, first_repeat: int, status: str,
+               error: str) -> list[Record]:
+        """Records for the repeats of `name` from `first_repeat` on that did not run."""
+        params = spec.params(get_workload(name))
+        return [Record(status=status, error=error, **base_record(spec, None, name, r, params))
+                for r in range(first_repeat, self.repeats)]
+
+
+def run_plan(plan: Plan, progress: ProgressFn, sink: Sink | None = None) -> list[Record]:
+    """Run every (engine, workload, repeat) of the plan; every cell ends up as a record.
+
+    Records go to `sink` as they arrive (default: appended to plan.out at once).
+    """
+    records: list[Record] = []
+    write = sink or (lambda new: append_records(plan.out, new))
+
+    def keep(new: list[Record]) -> None:
+        write(new)
+        records.extend(new)
+
+    for engine in plan.engines:
+        supported, refused = _split_supported(plan, engine)
+        keep(refused)
+        progress(f"{engine}: unsupported", len(refused))
+        while supported:  # a session that died is replaced for what it did not finish
+            done = Session(plan, plan.spec(engine, tuple(supported)), keep, progress).run()
+            supported = [w for w in supported if w not in done]
+    return records
+
+
+def _split_supported(plan: Plan, engine: str) -> tuple[list[str], list[Record]]:
+    """The workloads `engine` can run, and `unsupported` records for the others."""
+    kind = get_engine(engine).kind
+    supported, refused = [], []
+    for name in plan.workloads:
+        reason = get_workload(name).unsupported_reason(engine, kind)
+        if reason is None:
+            supported.append(name)
+        else:
+            refused += plan.failed(plan.spec(engine, (name,)), name, 0, "unsupported", reason)
+    return supported, refused
+
+
+class Session:
+    """One child session process: follows its events, records what it finishes, and records
+    what it cannot finish (a timeout, a crash, a passed memory budget) as failed."""
+
+    def __init__(self, plan: Plan, spec: SessionSpec, keep: Sink, progress: ProgressFn) -> None:
+        self.plan, self.spec, self.keep, self.progress = plan, spec, keep, progress
+        self.log_path = plan.log_dir / f"{plan.run_id}-{spec.engine}.log"
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.current: str | None = None  # the workload in flight
+        self.phase = "starting"
+        self.deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        self.done: set[str] = set()
+        self.recorded: dict[str, int] = {}
+
+    def run(self) -> set[str]:
+        """Run the session to its end; return the workloads it finished (or gave up on)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as log:
+            self.proc = self._spawn(log)
+            try:
+                return self._follow()
+            finally:
+                stop_session(self.proc)
+
+    def _spawn(self, log: IO[str]) -> subprocess.Popen[str]:
+        env = {**child_thread_env(), **os.environ, "SPARK_LOCAL_IP": "127.0.0.1",
+               "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "harness.execution.child"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                text=True, env=env, start_new_session=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(self.spec.to_json())
+        proc.stdin.close()
+        threading.Thread(target=_pump, args=(proc.stdout, self.events), daemon=True).start()
+        return proc
+
+    def _follow(self) -> set[str]:
+        while True:
+            budget = self.plan.memory_budget_bytes
+            timeout = max(0.0, self.deadline - time.monotonic())
+            if budget is not None:
+                timeout = min(timeout, MEMORY_POLL_S)
+                # The budget judges the measured runs only: preparing inputs (generating data,
+                # computing the reference answer once) is the harness's work, not the engine's.
+                over = self.phase == "cell" and _over_budget(self.proc.pid, budget)
+                if over:
+                    return self._fail_current("over-memory", over)
+            try:
+                event = self.events.get(timeout=timeout)
+            except queue.Empty:
+                if time.monotonic() < self.deadline:
+                    continue
+                return self._fail_current("timeout", f"no progress after {self._limit():.0f} s "
+                                          f"({self.phase}); see {self.log_path}")
+            if event is None:
+                self.proc.wait()
+                if self.phase == "done":
+                    return self.done
+                return self._fail_current("error", f"session process died ({self.phase}, exit "
+                                          f"{self.proc.returncode}); see {self.log_path}")
+            self._handle(event)
+
+    def _limit(self) -> float:
+        return STARTUP_TIMEOUT_S if self.phase == "starting" else self.plan.cell_timeout_s
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        self.phase = kind
+        self.deadline = time.monotonic() + (
+            STARTUP_TIMEOUT_S if kind in ("starting", "stopping") else self.plan.cell_timeout_s)
+        engine = self.spec.engine
+        if kind == "start-failed":
+            for name in self.spec.workloads:
+                self._fail_workload(name, 0, "error", f"engine start failed: {event['error']}")
+            self.done |= set(self.spec.workloads)
+            self.phase = "done"
+        elif kind == "prepare":
+            self.current = event["workload"]
+            self.progress(f"{engine} · {event['workload']} · preparing inputs", 0)
+        elif kind == "cell":
+            self.current = event["workload"]
+            self.progress(f"{engine} · {event['workload']} · repeat {event['repeat'] + 1}"
+                          f"/{self.plan.repeats}", 0)
+        elif kind == "record":
+            self._keep(Record.from_dict(event["record"]))
+
+    def _keep(self, record: Record) -> None:
+        self.keep([record])
+        self.progress(f"{self.spec.engine} · {record.workload} · {record.status}", 1)
+        self.recorded[record.workload] = self.recorded.get(record.workload, 0) + 1
+        if self.recorded[record.workload] == self.plan.repeats:
+            self.done.add(record.workload)
+
+    def _fail_current(self, status: str, error: str) -> set[str]:
+        """Record the cell in flight (and the rest of its workload) as failed."""
+        stop_session(self.proc)
+        if self.current is None:
+            # Died before any workload began: every workload of this session fails with it.
+            for name in self.spec.workloads:
+                if self.recorded.get(name, 0) == 0:
+                    self._fail_workload(name, 0, status, error)
+            return self.done | set(self.spec.workloads)
+        self._fail_workload(self.current, self.recorded.get(self.current, 0), status, error)
+        return self.done | {self.current}
+
+    def _fail_workload(self, name: str, first_repeat: int, status: str, error: str) -> None:
+        failed = self.plan.failed(self.spec, name, first_repeat, status, error)
+        self.keep(failed)
+        self.progress(f"{self.spec.engine} · {name} · {status}", len(failed))
+
+
+def _pump(stream: IO[str], events: queue.Queue[dict[str, Any] | None]) -> None:
+    for line in stream:
+        try:
+            events.put(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    events.put(None)
+
+
+def _over_budget(pid: int, budget: int) -> str | None:
+    """Why the session's tree is over its memory budget, or None while it is within it."""
+    rss = tree_rss(pid)
+    if rss is None or rss <= budget:
+        return None
+    return (f"process tree RSS {fmt_gib(rss)} passed the memory budget of "
+            f"{fmt_gib(budget)}; stopped")

@@ -1,0 +1,74 @@
+"""The workload registry: every workload by name, in chapter order, as a plain dict.
+
+Importing this module imports every workload module, so only the commands that need the
+catalogue import it. Dask workers and Spark's Python workers import single workload modules
+(`harness.workloads.csv_groupby`) and never come here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.errors import UsageError
+from harness.workloads import (
+    array_multi_sum,
+    array_stats,
+    array_transpose,
+    bag_logs,
+    csv_groupby,
+    csv_to_parquet,
+    custom_agg,
+    custom_graph,
+    delayed_sleep,
+    filter_derive,
+    frame_mean,
+    map_partitions,
+    matmul,
+    ml_grid_search,
+    ml_logreg,
+    ml_preprocess,
+    ml_random_forest,
+    multi_aggregate,
+    noop,
+    repartition_index,
+    resample_daily,
+    row_apply,
+    svd_compressed,
+    task_diamond,
+)
+from harness.workloads.contract import Workload
+
+_MODULES = (
+    noop,
+    # §3.1 pandas vs Dask
+    array_transpose, frame_mean,
+    # §3.2 arrays and dataframes
+    array_stats, csv_groupby, filter_derive, matmul, multi_aggregate, repartition_index,
+    resample_daily, svd_compressed,
+    # §3.3 Dask-ML
+    ml_grid_search, ml_logreg, ml_preprocess, ml_random_forest,
+    # §3.4 bags, delayed, custom graphs
+    bag_logs, custom_agg, custom_graph, delayed_sleep, map_partitions, row_apply,
+    # §3.5 the distributed scheduler
+    array_multi_sum,
+    # exercises 4 and 5
+    task_diamond, csv_to_parquet,
+)
+
+WORKLOADS: dict[str, Workload[Any, Any]] = {m.WORKLOAD.name: m.WORKLOAD for m in _MODULES}
+# Calibration, not a chapter workload: run it with `-w noop`.
+NOT_IN_SUITE = frozenset({"noop"})
+# What `harness run` runs by default: every chapter workload.
+QUICK_SUITE: tuple[str, ...] = tuple(n for n in WORKLOADS if n not in NOT_IN_SUITE)
+
+if len(WORKLOADS) != len(_MODULES):
+    raise RuntimeError("two workload modules define the same name")
+
+
+def get_workload(name: str) -> Workload[Any, Any]:
+    """The workload called `name`; an unknown name is a UsageError listing the known ones."""
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        known = ", ".join(sorted(WORKLOADS))
+        raise UsageError(f"unknown workload {name!r}; choose one of: {known}") from None
