@@ -1,6 +1,6 @@
 """asv views of the shipped sweeps: a few points of each axis, so a nightly `asv run` covers them.
 
-Axis values come from harness/sweeps/*.toml through asvbench.sweep_axis (JSON strings, since
+Axis values come from harness/sweep/specs/*.toml through asvbench.sweep_axis (JSON strings, since
 asv params must be plain values); `harness sweep NAME` runs the full grids.
 """
 

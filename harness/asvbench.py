@@ -153,38 +153,45 @@ def measure_suite() -> dict[str, dict[str, float | None]]:
     return _suite_measures(records)
 
 
+PEAKS = ("peak_tree_rss_bytes", "peak_tree_hwm_bytes", "peak_driver_rss_bytes")
+
+
 def _suite_measures(records: list[Record]) -> dict[str, dict[str, float | None]]:
+    """Per "workload|engine": start-up and the largest peaks over its ok runs; a pair with any
+    run that was not ok is marked failed for good (a later ok repeat does not hide it)."""
     out: dict[str, dict[str, float | None]] = {}
     for rec in records:
-        if rec.status == "unsupported":
-            continue
         key = f"{rec.workload}|{rec.engine}"
+        if rec.status == "unsupported" or "error" in out.get(key, {}):
+            continue
         if rec.status != "ok":
             out[key] = {"error": None}
             continue
         prev = out.get(key, {})
-        out[key] = {
-            "startup_s": rec.startup_s,
-            "peak_tree_rss_bytes": max(rec.peak_tree_rss_bytes or 0,
-                                       prev.get("peak_tree_rss_bytes") or 0),
-            "peak_tree_hwm_bytes": max(rec.peak_tree_hwm_bytes or 0,
-                                       prev.get("peak_tree_hwm_bytes") or 0),
-            "peak_driver_rss_bytes": max(rec.peak_driver_rss_bytes or 0,
-                                         prev.get("peak_driver_rss_bytes") or 0),
-        }
+        out[key] = {"startup_s": rec.startup_s,
+                    **{name: _larger(getattr(rec, name), prev.get(name)) for name in PEAKS}}
     return out
+
+
+def _larger(a: float | None, b: float | None) -> float | None:
+    """The larger of two measures; None only when neither was measured."""
+    known = [v for v in (a, b) if v is not None]
+    return max(known) if known else None
 
 
 def suite_value(cache: dict[str, dict[str, float | None]], workload: str, engine: str,
                 measure_name: str) -> float:
-    """One measure from measure_suite's result; skips what cannot run, fails what failed."""
+    """One measure from measure_suite's result; skips what cannot run, fails what failed or
+    was not measured (a peak this platform cannot read is not 0 bytes)."""
     skip_unless_runnable(workload, engine)
     entry = cache.get(f"{workload}|{engine}")
     if entry is None or "error" in entry:
         raise AssertionError(f"{workload} on {engine} did not finish ok; run `harness run -w "
                              f"{workload} -e {engine}` to see why")
     value = entry[measure_name]
-    assert value is not None
+    if value is None:
+        raise AssertionError(f"{measure_name} of {workload} on {engine} was not measured on "
+                             "this machine (no /proc VmHWM?); see `harness run` records")
     return float(value)
 
 
@@ -194,7 +201,7 @@ def startup_from_suite(cache: dict[str, dict[str, float | None]], engine: str) -
     if reason:
         raise NotImplementedError(reason)
     for workload in WORKLOAD_NAMES:
-        entry = cache.get(f"{workload}|{engine}", {})
-        if entry.get("startup_s") is not None:
-            return float(entry["startup_s"])
+        startup = cache.get(f"{workload}|{engine}", {}).get("startup_s")
+        if startup is not None:
+            return float(startup)
     raise AssertionError(f"{engine} ran no workload ok; `harness run -e {engine}` shows why")

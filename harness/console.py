@@ -57,7 +57,7 @@ def print_sweep_summary(records: list[Record]) -> None:
     frame = tidy(records)
     if frame.empty:
         return
-    frame["axes"] = [", ".join(f"{k}={v}" for k, v in (r.sweep or {})["axes"].items())
+    frame["axes"] = [", ".join(f"{k}={v}" for k, v in r.tag["axes"].items())
                      for r in records]
     table = Table(title="harness sweep: best = median of warm runs (cold if only one)")
     for col in ("workload", "engine", "axes", "status", "best", "tasks", "peak tree mem"):

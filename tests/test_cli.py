@@ -9,6 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.engines.spark import SparkEngine
+from harness.results.env import java_path
 
 ENGINE_NAMES = {"pandas", "dask-sync", "dask-threads", "dask-processes", "dask-distributed",
                 "spark"}
@@ -128,7 +129,10 @@ def test_spark_without_java_explains_itself(no_java) -> None:
 
 
 def test_spark_with_java_is_available() -> None:
-    """Control for the test above: this machine has Java, so the reason must come from PATH."""
+    """Control for the test above: where Java is found, Spark is available, so the reason there
+    must come from the emptied PATH."""
+    if java_path() is None:
+        pytest.skip("no java on PATH or JAVA_HOME here: nothing to control against")
     assert SparkEngine.unavailable_reason() is None
 
 
@@ -158,16 +162,11 @@ def test_timeout_nan_is_refused(out_dirs, capsys) -> None:
     assert_nothing_written(out_dirs)
 
 
-def test_timeout_inf_is_refused_or_means_no_limit(out_dirs, capsys) -> None:
+def test_timeout_inf_is_refused(out_dirs, capsys) -> None:
+    """A run's timeout must be finite: `inf` is bad input like `nan` and `0`."""
     argv = ["run", "--size", "tiny", "-w", "delayed-sleep", "-e", "pandas", "--repeat", "1",
             "--out", str(out_dirs["out"]), "--report-dir", str(out_dirs["report_dir"]),
             "--timeout", "inf"]
-    code = main(argv)
-    if code == 2:
-        assert "--timeout" in one_error_line(capsys)
-        assert_nothing_written(out_dirs)
-    else:
-        from harness.results.schema import read_records
-
-        assert code == 0
-        assert [r.status for r in read_records([out_dirs["out"]])] == ["ok"]
+    assert main(argv) == 2
+    assert "--timeout" in one_error_line(capsys)
+    assert_nothing_written(out_dirs)

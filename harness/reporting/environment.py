@@ -4,6 +4,7 @@ every plot carries, from the records' `env`."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,7 @@ def env_values(records: list[Record], key: str) -> list[str]:
     return list(dict.fromkeys(seen))
 
 
-def _env_text(key: str, value: object) -> str:
+def _env_text(key: str, value: Any) -> str:
     """One env value as a reader wants it: memory in GiB, Java as its version number."""
     if value is None or value == "":
         return "not recorded"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -67,7 +69,7 @@ def _side_column(ax: Axes, ys: np.ndarray, texts: Sequence[str], header: str) ->
             fontweight="bold", clip_on=False)
 
 
-def _legend(ax: Axes, handles: list, ncols: int = 3) -> None:
+def _legend(ax: Axes, handles: list[Artist], ncols: int = 3) -> None:
     """Above the plot area, left-aligned: clear of bars, the side column and the footer."""
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01),
               ncols=min(ncols, len(handles)), frameon=False, fontsize=8.5, borderaxespad=0.2)
@@ -123,9 +125,10 @@ def wall_figure(rows: pd.DataFrame, warm_runs: pd.DataFrame, title: str,
     return fig
 
 
-def _wall_handles(rows: pd.DataFrame, warm_runs: pd.DataFrame, cold_only: np.ndarray) -> list:
+def _wall_handles(rows: pd.DataFrame, warm_runs: pd.DataFrame,
+                  cold_only: np.ndarray) -> list[Artist]:
     """Legend entries for what is actually drawn: a one-repeat run has no warm marks."""
-    handles = []
+    handles: list[Artist] = []
     if rows["warm_s"].notna().any():
         only_ref = (rows["engine"] == REFERENCE_ENGINE).all()
         handles.append(Patch(color=REFERENCE if only_ref else BAR, label="warm median"))
@@ -149,7 +152,7 @@ def _reference_line(ax: Axes, rows: pd.DataFrame) -> None:
         ax.axvline(ref.iloc[0], color=REFERENCE, ls="--", lw=1, zorder=1)
 
 
-def _wall_text(row: object) -> str:
+def _wall_text(row: Any) -> str:
     """Side column of the wall plot: time and ratio to pandas, or the status."""
     if pd.isna(row.best_s):
         return row.status
@@ -177,7 +180,7 @@ def cold_warm_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | No
     return fig
 
 
-def _cold_warm_text(row: object) -> str:
+def _cold_warm_text(row: Any) -> str:
     """Side column of the cold/warm plot: the extra cost of the first run."""
     if pd.isna(row.cold_s) and pd.isna(row.warm_s):
         return row.status
@@ -235,10 +238,11 @@ def memory_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | None:
     return fig
 
 
-def _memory_handles(any_hwm: bool) -> list:
+def _memory_handles(any_hwm: bool) -> list[Artist]:
     """Legend entries for what the memory plot draws."""
-    handles = [Patch(color=BASELINE, label="tree before the run"),
-               Patch(color=GROWTH, label="growth to sampled peak (lower bound)")]
+    handles: list[Artist] = [
+        Patch(color=BASELINE, label="tree before the run"),
+        Patch(color=GROWTH, label="growth to sampled peak (lower bound)")]
     if any_hwm:
         handles.append(Line2D([], [], color="black", marker="|", markersize=8,
                               label="up to HWM sum (upper bound)"))
@@ -258,7 +262,7 @@ def _hwm_brackets(ax: Axes, ys: np.ndarray, rows: pd.DataFrame, scale: float) ->
                     ecolor="black", elinewidth=1.2, capsize=5, zorder=3)
 
 
-def _memory_text(row: object) -> str:
+def _memory_text(row: Any) -> str:
     """Side column of the memory plot: sampled peak, HWM bound, driver peak."""
     if pd.isna(row.peak_tree_bytes):
         return row.status
@@ -289,7 +293,7 @@ def efficiency_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | N
     return fig
 
 
-def _efficiency_text(row: object) -> str:
+def _efficiency_text(row: Any) -> str:
     """Side column of the efficiency plot: slots and ideal ÷ measured."""
     if pd.isna(row.best_s) or pd.isna(row.efficiency):
         return row.status if pd.isna(row.best_s) else "no ideal recorded"

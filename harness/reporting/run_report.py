@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -130,7 +131,7 @@ def speedup_grid(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return grid, texts
 
 
-def _cell_text(row: object) -> str:
+def _cell_text(row: Any) -> str:
     """The words in one overview cell: ratio and time, or why there is none."""
     if row.engine == REFERENCE_ENGINE and pd.notna(row.best_s):
         return f"reference\n{fmt_seconds(row.best_s)}"
@@ -285,7 +286,7 @@ def noted_table(cell: pd.DataFrame) -> pd.DataFrame | None:
     return table.reset_index(drop=True)
 
 
-def _metric_text(key: str, value: object) -> str:
+def _metric_text(key: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if key.endswith("_s"):

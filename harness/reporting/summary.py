@@ -6,6 +6,7 @@ Pure functions shared by the CLI's summary tables, the run report and the sweep 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pandas as pd
 
@@ -27,7 +28,7 @@ def tidy(records: list[Record]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarize_group(g: pd.DataFrame) -> dict[str, object]:
+def summarize_group(g: pd.DataFrame) -> dict[str, Any]:
     ok = g[g["status"] == "ok"]
     cold = ok.loc[ok["repeat"] == 0, "wall_s"]
     warm = ok.loc[ok["repeat"] > 0, "wall_s"]

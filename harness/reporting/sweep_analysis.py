@@ -28,17 +28,17 @@ from harness.sweep.spec import axis_kind
 def cell_rows(records: list[Record]) -> pd.DataFrame:
     """One row per sweep cell: its axes, worst status, best and cold time, memory, metrics."""
     frame = tidy(records)
-    frame["cell"] = [r.sweep["cell"] for r in records]
-    first = {}
+    frame["cell"] = [r.tag["cell"] for r in records]
+    first: dict[str, Record] = {}
     for r in records:
-        first.setdefault(r.sweep["cell"], r)
+        first.setdefault(r.tag["cell"], r)
     rows = []
     for key, group in frame.groupby("cell", sort=False):
         r = first[key]
-        axes = r.sweep.get("axes", {})
+        axes = r.tag.get("axes", {})
         rows.append({
-            "sweep": r.sweep.get("name"), "workload": r.workload, "engine": r.engine,
-            "role": r.sweep.get("role"), "size": r.size, "axes": axes,
+            "sweep": r.tag.get("name"), "workload": r.workload, "engine": r.engine,
+            "role": r.tag.get("role"), "size": r.size, "axes": axes,
             "n_workers": r.n_workers, "threads_per_worker": r.threads_per_worker,
             "cores": r.env.get("logical_cores") or np.nan,
             "total_memory": r.env.get("total_memory_bytes") or np.nan,

@@ -30,7 +30,7 @@ EFFICIENCY_NOTE = (
 def build_sweep_report(records: list[Record]) -> Report:
     report = Report()
     sweep_records = [r for r in records if r.sweep]
-    names = list(dict.fromkeys(r.sweep.get("name") for r in sweep_records))
+    names = list(dict.fromkeys(r.tag["name"] for r in sweep_records))
     rows = cell_rows(sweep_records)
     footer = machine_footer(sweep_records)
     for name in names:
@@ -47,8 +47,8 @@ def _sweep_section(report: Report, name: str, rows: pd.DataFrame, records: list[
         rules = dict(spec.rules)
     except Exception:  # a custom sweep file that is gone: the chapter's defaults still apply
         title, description, budget, rules = name, "", None, dict(DEFAULT_RULES)
-    mine = [r for r in records if r.sweep.get("name") == name]
-    tagged = [r.sweep["memory_budget_bytes"] for r in mine if r.sweep.get("memory_budget_bytes")]
+    mine = [r for r in records if r.tag.get("name") == name]
+    tagged = [r.tag["memory_budget_bytes"] for r in mine if r.tag.get("memory_budget_bytes")]
     budget = max(tagged) if tagged else budget
     repeats = max(r.repeat for r in mine) + 1
     report.add(Heading(1, f"Sweep {name}: {title}"))
@@ -123,7 +123,7 @@ def _problems(report: Report, records: list[Record]) -> None:
         return
     by_cell: dict[str, list[Record]] = {}
     for r in bad:
-        by_cell.setdefault(r.sweep["cell"], []).append(r)
+        by_cell.setdefault(r.tag["cell"], []).append(r)
     report.add(Bullets(tuple(
-        f"{rs[0].workload} on {rs[0].engine} at {axes_text(rs[0].sweep['axes'])}: "
+        f"{rs[0].workload} on {rs[0].engine} at {axes_text(rs[0].tag['axes'])}: "
         f"{rs[0].status} in {len(rs)} run(s): {rs[0].error}" for rs in by_cell.values())))

@@ -60,6 +60,13 @@ class Record:
         return json.dumps(_finite(dataclasses.asdict(self)), sort_keys=True, default=_jsonable,
                           allow_nan=False)
 
+    @property
+    def tag(self) -> dict[str, Any]:
+        """The sweep tag of a record that `harness sweep` wrote (a ValueError on others)."""
+        if self.sweep is None:
+            raise ValueError(f"record of {self.workload} on {self.engine} is not a sweep record")
+        return self.sweep
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
         if not isinstance(data, dict):

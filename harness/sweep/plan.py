@@ -46,7 +46,7 @@ def recorded_keys(out: Path, spec: SweepSpec) -> set[str]:
     """Cells of this sweep already complete in `out`."""
     if not out.exists():
         return set()
-    return {r.sweep["cell"] for r in read_records([out])
+    return {r.tag["cell"] for r in read_records([out])
             if r.sweep and r.sweep.get("name") == spec.name}
 
 
@@ -118,7 +118,7 @@ class Estimator:
                 by_cell.setdefault((r.sweep["cell"], r.run_id), []).append(r)
         for (key, _run), rs in by_cell.items():
             timed = sum(r.wall_s or 0.0 for r in rs)
-            self.overhead[key] = max(rs[0].sweep["cell_s"] - timed, 0.0)
+            self.overhead[key] = max(rs[0].tag["cell_s"] - timed, 0.0)
 
     def _matches(self, cell: Cell) -> list[Record]:
         same = [r for r in self.by_pair.get((cell.workload, cell.engine), [])

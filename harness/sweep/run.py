@@ -25,9 +25,10 @@ def run_sweep(plan: SweepPlan, progress: ProgressFn) -> list[Record]:
     for cell in plan.cells:
         buffer: list[Record] = []
         began = time.perf_counter()
-        run_plan(cell_plan(plan, cell, run_id, env),
-                 lambda text, _n, cell=cell: progress(f"{cell.describe()} · {text}", 0),
-                 sink=buffer.extend)
+        def within(text: str, _n: int, cell: Cell = cell) -> None:
+            progress(f"{cell.describe()} · {text}", 0)
+
+        run_plan(cell_plan(plan, cell, run_id, env), within, sink=buffer.extend)
         # What the whole cell took, for the next estimate.
         elapsed = time.perf_counter() - began
         buffer = [replace(r, sweep={**r.sweep, "cell_s": elapsed}) if r.sweep else r

@@ -17,6 +17,7 @@ import pandas as pd
 from harness.workloads.checks import CheckResult
 from harness.workloads.contract import Compute, Context, Workload
 from harness.workloads.datasets import Dataset, materialize
+from harness.workloads.schema import LOGS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -117,20 +118,11 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, Any]:
     return normalize(levels, errors, hours)
 
 
-def spark_schema() -> Any:
-    from pyspark.sql.types import StringType, StructField, StructType, TimestampType
-
-    return StructType([StructField("timestamp", TimestampType()),
-                       StructField("level", StringType()),
-                       StructField("message", StringType()),
-                       StructField("service", StringType())])
-
-
 def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     # One scan and one small shuffle: counts per (level, hour); the three answers are its margins.
-    df = spark.read.json(logs_glob(ds), schema=spark_schema())
+    df = spark.read.json(logs_glob(ds), schema=LOGS.spark())
     rows = (df.groupBy("level", F.hour("timestamp").alias("hour")).count().collect())
     levels: Counter[str] = Counter()
     hours: Counter[int] = Counter()

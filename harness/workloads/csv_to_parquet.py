@@ -178,7 +178,7 @@ def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, Any]
     with cached(spark.read.csv(ds.glob, header=True, schema=CSV_NAN.spark())) as (df,):
         clean = df.na.drop()
         rows_before = df.count()
-        aggregates = clean.groupBy("category").agg(*spark_stats()).toPandas()
+        aggregates: pd.DataFrame = clean.groupBy("category").agg(*spark_stats()).toPandas()
         output = fresh_output()
         clean.write.partitionBy("category").parquet(str(output))
     return answer(ctx, rows_before, aggregates.set_index("category"), output)

@@ -52,7 +52,9 @@ def spark_body(inputs: Mapping[str, Any], spark: SparkSession, ctx: Context) -> 
 
     # The data exists only as a pandas frame: createDataFrame (Arrow) is the chapter's step.
     df = spark.createDataFrame(inputs["frame"])
-    return float(df.agg(F.avg("x")).first()[0])
+    row = df.agg(F.avg("x")).first()
+    assert row is not None, "a global aggregate has one row"
+    return float(row[0])
 
 
 def check(exp: float, actual: float) -> CheckResult:

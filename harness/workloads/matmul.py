@@ -72,13 +72,14 @@ def dask_body(p: Mapping[str, Any], compute: Compute, ctx: Context) -> dict[str,
     return summary(*compute(*lazy_summary(p)))
 
 
-def dense_block(seed: int, chunks: Chunks, index: Index) -> tuple[Index, Any]:
+def dense_block(seed: int, chunks: Chunks,
+                index: tuple[int, int]) -> tuple[tuple[int, int], Any]:
     """((i, j), DenseMatrix) of one block; DenseMatrix takes its values column-major."""
     from pyspark.mllib.linalg import Matrices
 
     values = block(seed, index, block_shape(chunks, index))
     rows, cols = values.shape
-    return tuple(index), Matrices.dense(rows, cols, values.ravel(order="F"))
+    return index, Matrices.dense(rows, cols, values.ravel(order="F"))
 
 
 def block_summary(rows_per_block: int, item: tuple[Index, Any]) -> np.ndarray:
@@ -94,7 +95,7 @@ def spark_body(p: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[
 
     note_chunks(ctx, p["chunks"])
     n, c = sum(p["chunks"][0]), p["chunk"]
-    indices = list(block_indices(p["chunks"]))
+    indices = [(i, j) for i, j in block_indices(p["chunks"])]
     sc = spark.sparkContext
     # Cached as Spark's own examples do: multiply() first collects the block layout of both
     # matrices, and without a cache the Python generator would run again for the product.

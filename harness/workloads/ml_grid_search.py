@@ -29,7 +29,7 @@ accuracy and log-loss on the test rows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -100,7 +100,7 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
 
 
 def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
-    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.classification import LogisticRegression, LogisticRegressionModel
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
@@ -110,16 +110,19 @@ def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, floa
         grid = (ParamGridBuilder().addGrid(lr.regParam, list(LAMBDAS))
                 .addGrid(lr.elasticNetParam, list(L1_RATIOS)).build())
         cv = CrossValidator(estimator=lr, estimatorParamMaps=grid, numFolds=CV, seed=SEED,
-                            evaluator=MulticlassClassificationEvaluator(metricName="logLoss"),
+                            # logLoss exists since Spark 3.0; pyspark's Literal omits it.
+                            evaluator=MulticlassClassificationEvaluator(
+                                metricName="logLoss"),  # type: ignore[arg-type]
                             parallelism=ctx.slots).fit(train_s)
         scores = [float(s) for s in cv.avgMetrics]
         best = int(np.argmin(scores))
         ctx.note("cv_log_loss", [round(s, 6) for s in scores])
-        ctx.note("n_iter", int(cv.bestModel.summary.totalIterations))
+        best_model = cast(LogisticRegressionModel, cv.bestModel)
+        ctx.note("n_iter", int(best_model.summary.totalIterations))
         answer = {"best_lambda": float(grid[best][lr.regParam]),
                   "best_l1_ratio": float(grid[best][lr.elasticNetParam]),
                   "best_cv_log_loss": scores[best],
-                  **ml.spark_quality(cv.bestModel.transform(test_s))}
+                  **ml.spark_quality(best_model.transform(test_s))}
     return answer
 
 

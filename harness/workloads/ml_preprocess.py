@@ -54,7 +54,8 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     with ml.on_engine(compute):
         scaler = StandardScaler().fit(train[list(ml.FEATURES)])
     ctx.note("partitions", table.npartitions)
-    return answer(tuple(int(c) for c in counts), scaler.mean_, scaler.scale_)
+    n_train, n_test, positive = (int(c) for c in counts)
+    return answer((n_train, n_test, positive), scaler.mean_, scaler.scale_)
 
 
 def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:

@@ -106,7 +106,9 @@ def spark_summary(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 
     parts = [batch["category"].to_numpy(dtype=object) for batch in batches]
     categories = pd.Index(np.concatenate(parts) if parts else [], dtype=object)
-    yield summarize(categories, TaskContext.get().partitionId())
+    task = TaskContext.get()
+    assert task is not None, "runs inside a Spark task"
+    yield summarize(categories, task.partitionId())
 
 
 def spark_body(inputs: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[str, float]:

@@ -7,6 +7,7 @@ sum of the derived column each way it offers, times each way from reading the CS
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -96,12 +97,22 @@ def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, floa
     columns = {
         # useArrow=False: the classic row-at-a-time pickled UDF, stated rather than inferred.
         "python_udf": F.udf(derive, "double", useArrow=False)(value, category),
-        "pandas_udf": F.pandas_udf(derive_series, "double")(value, category),
+        # pandas is untyped for mypy here, so pyspark's Series overloads cannot match.
+        "pandas_udf": F.pandas_udf(derive_series, "double")(  # type: ignore[call-overload]
+            value, category),
         # Spark's own expression language: the rule once more, run in the JVM.
         "native": F.when(category == "A", value * 2.0).otherwise(value * value),
     }
-    return {way: timed(ctx, f"{way}_s", lambda c=col: df.agg(F.sum(c)).first()[0])
+    return {way: timed(ctx, f"{way}_s", functools.partial(_total, df, col))
             for way, col in columns.items()}
+
+
+def _total(df: Any, column: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    row = df.agg(F.sum(column)).first()
+    assert row is not None, "a global aggregate has one row"
+    return row[0]
 
 
 def check(exp: dict[str, float], actual: dict[str, float]) -> CheckResult:

@@ -45,7 +45,7 @@ def maker(p: Mapping[str, Any]) -> functools.partial:
     return functools.partial(low_rank_block, rank=p["rank"], decay=p["decay"])
 
 
-def answer(values: Sequence[float], k: int) -> dict[str, float]:
+def answer(values: Sequence[float] | np.ndarray, k: int) -> dict[str, float]:
     return {f"s{j + 1}": float(values[j]) for j in range(k)}
 
 
@@ -59,7 +59,8 @@ def expected(p: Mapping[str, Any]) -> dict[str, float]:
     r = p["rank"]
     g1, g2 = (np.vstack([factor(p["seed"] + side, i, n, r) for i, n in enumerate(chunks)])
               for side, chunks in enumerate(p["chunks"]))
-    r1, r2 = (np.linalg.qr(g, mode="r") for g in (g1, g2))
+    # mode="r" returns R alone; numpy's stubs type every mode as the (Q, R) result.
+    r1, r2 = (np.asarray(np.linalg.qr(g, mode="r")) for g in (g1, g2))
     core = (r1 * p["decay"] ** np.arange(r)) @ r2.T
     return answer(np.linalg.svd(core, compute_uv=False), p["k"])
 
@@ -93,7 +94,8 @@ def spark_body(p: Mapping[str, Any], spark: SparkSession, ctx: Context) -> dict[
     note_chunks(ctx, p["chunks"])
     n_row_blocks = len(p["chunks"][0])
     rows = spark.sparkContext.parallelize(range(n_row_blocks), n_row_blocks)
-    matrix = RowMatrix(rows.flatMap(functools.partial(block_rows, dict(p))),
+    # RowMatrix takes NumPy rows as dense vectors; pyspark's annotation asks for Vector.
+    matrix = RowMatrix(rows.flatMap(functools.partial(block_rows, dict(p))),  # type: ignore[arg-type]
                        p["rows"], p["cols"])
     return answer(matrix.computeSVD(p["k"]).s.toArray(), p["k"])
 

@@ -107,7 +107,7 @@ def dask_split(compute: Compute, ds: Dataset) -> tuple[Any, Any, Any, Any]:
     train, test = table[~table["is_test"]], table[table["is_test"]]
     cols = list(FEATURES)
     with on_engine(compute):
-        return tuple(part[c].to_dask_array(lengths=True)  # type: ignore[return-value]
+        return tuple(part[c].to_dask_array(lengths=True)
                      for part in (train, test) for c in (cols, "label"))
 
 
@@ -118,7 +118,7 @@ def dask_numpy_split(compute: Compute,
     train, test = table[~table["is_test"]], table[table["is_test"]]
     cols = list(FEATURES)
     parts = compute(train[cols], train["label"], test[cols], test["label"])
-    return tuple(p.to_numpy() for p in parts)  # type: ignore[return-value]
+    return tuple(p.to_numpy() for p in parts)
 
 
 def spark_table(spark: Any, ds: Dataset) -> Any:
@@ -244,5 +244,5 @@ def spark_quality(predictions: Any) -> dict[str, float]:
     from pyspark.sql import functions as F
 
     pdf = predictions.select(F.col("label"),
-                             vector_to_array("probability")[1].alias("p1")).toPandas()
+                             vector_to_array(F.col("probability"))[1].alias("p1")).toPandas()
     return quality(pdf["label"].to_numpy() > 0.5, pdf["p1"].to_numpy())

@@ -30,5 +30,8 @@ def _unpersist(frame: Any) -> None:
     if hasattr(frame, "unpersist"):
         frame.unpersist()
         return
-    # pyspark's BlockMatrix has cache() but no unpersist(): its cached blocks live in the JVM.
-    frame._java_matrix_wrapper._java_model.blocks().unpersist(False)
+    # pyspark's BlockMatrix has cache() but no unpersist(): its cached blocks live in the JVM,
+    # beside the block-shape RDD that multiply() caches on its own (Scala's `blockInfo`).
+    matrix = frame._java_matrix_wrapper._java_model
+    matrix.blocks().unpersist(False)
+    matrix.blockInfo().unpersist(False)
