@@ -36,6 +36,15 @@ def test_a_worker_importing_one_workload_gets_only_that_one() -> None:
     assert "harness.workloads.registry" not in loaded
 
 
+def test_the_session_entry_point_imports_no_workload_module() -> None:
+    """Spawned pool workers (dask-processes, LocalCluster) re-import the child's module."""
+    loaded = imported_after("import harness.execution.child")
+    assert "harness.execution.session" in loaded
+    assert [m for m in loaded if m.startswith("harness.workloads.") and
+            m not in ("harness.workloads.contract", "harness.workloads.checks",
+                      "harness.workloads.datasets", "harness.workloads.schema")] == []
+
+
 def test_registry_lists_workloads_in_chapter_order() -> None:
     order = sorted(WORKLOADS, key=lambda n: (section_key(WORKLOADS[n].section), n))
     assert list(WORKLOADS) == order

@@ -10,7 +10,7 @@ import pytest
 
 from harness.engines.registry import ENGINES
 from harness.workloads import ml_grid_search, ml_logreg
-from harness.workloads.common import ml as _ml
+from harness.workloads.common import ml
 from harness.workloads.contract import Context
 from harness.workloads.datasets import read_csv_pandas
 from harness.workloads.registry import get_workload
@@ -21,9 +21,9 @@ ML_WORKLOADS = ["ml-preprocess", "ml-logreg", "ml-grid-search", "ml-random-fores
 
 def test_label_noise_is_exact_integer_hash_in_minus_one_one() -> None:
     ids = np.array([0, 1, 7, 4_999_999, 2**31])
-    expected = [((int(i) * _ml.HASH_MULT) % 2**32) / 2**32 * 2 - 1 for i in ids]
-    assert _ml.noise(ids).tolist() == expected
-    eps = _ml.noise(np.arange(200_000))
+    expected = [((int(i) * ml.HASH_MULT) % 2**32) / 2**32 * 2 - 1 for i in ids]
+    assert ml.noise(ids).tolist() == expected
+    eps = ml.noise(np.arange(200_000))
     assert eps.min() >= -1.0 and eps.max() < 1.0
     assert abs(eps.mean()) < 1e-3
 
@@ -31,7 +31,7 @@ def test_label_noise_is_exact_integer_hash_in_minus_one_one() -> None:
 def test_split_is_id_rule_and_label_is_balanced_and_noisy() -> None:
     _, ds, _, _ = prepared("ml-preprocess")
     raw = read_csv_pandas(ds)
-    table = _ml.features_partition(raw)
+    table = ml.features_partition(raw)
     assert (table["is_test"] == (raw["id"] % 5 == 0)).all()
     assert table["is_test"].mean() == pytest.approx(0.2)
     assert 0.45 < table["label"].mean() < 0.55
@@ -41,7 +41,7 @@ def test_split_is_id_rule_and_label_is_balanced_and_noisy() -> None:
 
 
 def test_population_scale_converts_sparks_unbiased_std() -> None:
-    scale = _ml.population_scale(np.array([2.0, 0.0]), n=4)
+    scale = ml.population_scale(np.array([2.0, 0.0]), n=4)
     assert scale.tolist() == [2.0 * np.sqrt(3 / 4), 1.0]
 
 
@@ -101,8 +101,8 @@ def test_local_engine_ignores_a_live_client(dask_distributed_engine, dask_sync_e
 def test_spark_features_equal_pandas_features(spark_engine) -> None:
     _, ds, _, _ = prepared("ml-preprocess")
     # Spark may read the parts in any order; value is unique, so it orders both sides.
-    spark = _ml.spark_table(spark_engine.session, ds).toPandas()
-    ours = _ml.features_partition(read_csv_pandas(ds))
+    spark = ml.spark_table(spark_engine.session, ds).toPandas()
+    ours = ml.features_partition(read_csv_pandas(ds))
     ours["label"] = ours["label"].astype("float64")
     pd.testing.assert_frame_equal(spark.sort_values("value", ignore_index=True),
                                   ours.sort_values("value", ignore_index=True),

@@ -48,14 +48,15 @@ def tree_rss(pid: int) -> int | None:
     return total
 
 
-def stop_session(proc: subprocess.Popen[str], grace_s: float = STOP_GRACE_S) -> None:
+def stop_session(proc: subprocess.Popen[str]) -> None:
     """End a session process and everything it started: SIGTERM to its group (the session
     stops its engine), then SIGKILL to the group and to any of its tree that left the group."""
-    tree = _tree_of(proc.pid)
-    if proc.poll() is None:
+    tree: list[psutil.Process] = []
+    if proc.poll() is None:  # a reaped pid may belong to someone else by now: never list it
+        tree = _tree_of(proc.pid)
         _signal_group(proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace_s)
+            proc.wait(timeout=STOP_GRACE_S)
     _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
     leftovers = [p for p in {*tree, *_group_members(proc.pid)} if alive(p)]

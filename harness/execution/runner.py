@@ -132,6 +132,7 @@ class Session:
         self.deadline = time.monotonic() + STARTUP_TIMEOUT_S
         self.done: set[str] = set()
         self.recorded: dict[str, int] = {}
+        self.proc: subprocess.Popen[str]  # started by run()
 
     def run(self) -> set[str]:
         """Run the session to its end; return the workloads it finished (or gave up on)."""

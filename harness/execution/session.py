@@ -21,7 +21,6 @@ from harness.execution.sampler import TreeSampler
 from harness.results.schema import Record
 from harness.workloads.contract import Workload, one_core
 from harness.workloads.datasets import GENERATOR_VERSION
-from harness.workloads.registry import get_workload
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -127,6 +126,10 @@ def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected:
 
 def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit) -> Iterator[Record]:
     """Prepare one workload's inputs, then yield one record per repeat."""
+    # Imported here, not at the top: the child's module is re-imported by every process a
+    # spawn-based pool starts (dask-processes, LocalCluster), which must not load all workloads.
+    from harness.workloads.registry import get_workload
+
     workload = get_workload(name)
     params = spec.params(workload)
     emit({"event": "prepare", "workload": name})

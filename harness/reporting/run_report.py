@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from harness.engines.registry import REFERENCE_ENGINE
-from harness.fmt import fmt_bytes, fmt_seconds, ratio_words
+from harness.fmt import fmt_bytes, fmt_count, fmt_percent, fmt_seconds, missing, ratio_words
 from harness.reporting import run_plots
 from harness.reporting.document import Bullets, Heading, Para, Report, Table, slug
 from harness.reporting.environment import ENV_ROWS, env_fact, machine_footer, repeats_text
@@ -212,7 +212,7 @@ def _cell_blocks(report: Report, workload: str, size: str, cell: pd.DataFrame,
 
 
 def _findings(cell: pd.DataFrame) -> list[str]:
-    """A few sentences a reader would otherwise work out from the run_plots."""
+    """A few sentences a reader would otherwise work out from the plots."""
     ok = cell.dropna(subset=["best_s"]).sort_values("best_s")
     items = _speed_findings(cell, ok)
     if len(ok) and ok["warm_s"].isna().all():
@@ -287,7 +287,7 @@ def noted_table(cell: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def _metric_text(key: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if missing(value):
         return ""
     if key.endswith("_s"):
         return fmt_seconds(float(value))
@@ -302,12 +302,11 @@ def efficiency_table(cell: pd.DataFrame) -> pd.DataFrame:
     """Measured warm median against the ideal (perfect scheduling) and the sequential time."""
     return pd.DataFrame({
         "engine": cell["label"],
-        "slots": cell["slots"].map(lambda v: "" if pd.isna(v) else f"{int(v)}"),
+        "slots": cell["slots"].map(fmt_count),
         "sequential (one slot)": cell["metric.sequential_s"].map(fmt_seconds),
         "ideal (perfect scheduling)": cell["metric.ideal_s"].map(fmt_seconds),
         "measured (warm)": cell["best_s"].map(fmt_seconds),
-        "efficiency (ideal ÷ measured)": cell["efficiency"].map(
-            lambda v: "" if pd.isna(v) else f"{v:.0%}"),
+        "efficiency (ideal ÷ measured)": cell["efficiency"].map(fmt_percent),
     })
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.fmt import fmt_bytes, fmt_count, fmt_ratio, fmt_seconds
+from harness.fmt import fmt_bytes, fmt_count, fmt_percent, fmt_ratio, fmt_seconds
 from harness.reporting import sweep_plots
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
 from harness.reporting.environment import machine_footer
@@ -112,7 +112,7 @@ def _cell_table(study: pd.DataFrame) -> pd.DataFrame:
 def _efficiency_text(value: float, basis: str) -> str:
     if pd.isna(value):
         return ""
-    return f"{value:.0%}" if basis == "own 1x1" else f"{value:.0%} (vs pandas)"
+    return fmt_percent(value) + ("" if basis == "own 1x1" else " (vs pandas)")
 
 
 def _problems(report: Report, records: list[Record]) -> None:

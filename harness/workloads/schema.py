@@ -33,10 +33,6 @@ class Table:
 
     columns: tuple[Column, ...]
 
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
     def read_kwargs(self) -> dict[str, Any]:
         """`dtype` and `parse_dates` for pandas' and Dask's `read_csv`."""
         return {"dtype": {c.name: PANDAS_DTYPES[c.kind] for c in self.columns
