@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from harness.sweep.plan import SweepPlan
 
 INTERRUPTED = 130
+WARMUP_HELP = ("warm-up runs per cell between the cold run and the counted ones (recorded, "
+               "not counted; default: each engine's own, spark 4, others 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="worker processes (default: logical cores)")
     run.add_argument("--threads", type=int, help="threads per worker")
     run.add_argument("--repeat", type=int, default=config.DEFAULT_REPEAT,
-                     help="runs per cell, the first one cold (default: %(default)s)")
+                     help="runs per cell that count, the first one cold (default: %(default)s)")
+    run.add_argument("--warmup", type=int, metavar="N", help=WARMUP_HELP)
     run.add_argument("--timeout", type=float, default=config.DEFAULT_CELL_TIMEOUT_S,
                      help="seconds one run may take before it is recorded as a timeout")
     run.add_argument("--out", type=Path, help="append records to this .jsonl file")
@@ -63,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--budget", type=float, metavar="MINUTES",
                     help="fit the sweep to this many minutes: fewer repeats, then trim the "
                          "costliest ends of the axes (it says what it trimmed)")
-    sw.add_argument("--repeat", type=int, help="runs per cell, the first one cold "
+    sw.add_argument("--repeat", type=int, help="runs per cell that count, the first one cold "
                     "(default: the sweep's)")
+    sw.add_argument("--warmup", type=int, metavar="N", help=WARMUP_HELP)
     sw.add_argument("--timeout", type=float, help="seconds one run may take (default: the "
                     "sweep's)")
     sw.add_argument("--memory-budget", type=float, metavar="GIB",
@@ -165,6 +169,7 @@ def validate_run_args(
         raise UsageError(f"unknown size {args.size!r}; choose one of: {', '.join(config.SIZES)}")
     if args.repeat < 1:
         raise UsageError(f"--repeat must be at least 1 (the cold run), got {args.repeat}")
+    _check_warmup(args)
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
     options = EngineOptions(workers=args.workers, threads=args.threads,
@@ -191,7 +196,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_report_dir(args)
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
-    plan = Plan.new(workloads, engines, args.size, args.repeat, options, out, args.timeout)
+    plan = Plan.new(workloads, engines, args.size, args.repeat, options, out, args.timeout,
+                    args.warmup)
     return _run(plan, args)
 
 
@@ -201,7 +207,8 @@ def _run(plan: Plan, args: argparse.Namespace) -> int:
 
     err = console.stderr()
     err.print(f"run {plan.run_id}: {len(plan.workloads)} workload(s) x {len(plan.engines)} "
-              f"engine(s) x {plan.repeats} repeat(s) at size {plan.size} -> {plan.out}")
+              f"engine(s) x {plan.repeats} counted repeat(s) (+ warm-ups: {plan.total_cells} "
+              f"runs) at size {plan.size} -> {plan.out}")
     try:
         records = console.with_bar(err, plan.total_cells, lambda p: run_plan(plan, p))
     except KeyboardInterrupt:
@@ -232,9 +239,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = _writable_file(args.out or default_out(spec, size), "--out")
     _check_report_dir(args)
     budget = int(args.memory_budget * 2**30) if args.memory_budget else None
+    _check_warmup(args)
     plan = plan_sweep(spec, size, out, resume=args.resume, repeats=args.repeat,
                       timeout_s=args.timeout, memory_budget_bytes=budget,
-                      budget_min=args.budget)
+                      budget_min=args.budget, warmups=args.warmup)
     return _sweep(plan, args)
 
 
@@ -285,6 +293,12 @@ def _render(records: list[Record], report_dir: Path) -> None:
 
     path = render_report(records, report_dir)
     console.stderr().print(f"report: {path / 'report.html'} (also report.md)")
+
+
+def _check_warmup(args: argparse.Namespace) -> None:
+    if args.warmup is not None and not 0 <= args.warmup <= config.MAX_WARMUP:
+        raise UsageError(f"--warmup must be between 0 and {config.MAX_WARMUP} runs, got "
+                         f"{args.warmup}")
 
 
 def _check_positive(args: argparse.Namespace) -> None:

@@ -12,10 +12,14 @@ SIZE_HELP = {
     "seed": "the chapter's own sizes (5 CSV files x 1,000,000 rows, 8 x 1 s sleeps)",
 }
 
+# Runs per cell that count: the first cold, the rest steady (the warm statistics). Engines
+# that need it run warm-up runs between the two (Engine.warmup_runs), recorded, not counted.
 DEFAULT_REPEAT = 3
+WARMUP_RULE = "fixed per engine (Engine.warmup_runs), measured on warm-up curves"
 DEFAULT_CELL_TIMEOUT_S = 600.0
 MAX_WORKERS = 256
 MAX_THREADS = 256
+MAX_WARMUP = 100
 
 # The sampler's period: one sweep over a handful of processes costs 3-5 ms here.
 MEMORY_SAMPLE_INTERVAL_S = 0.02

@@ -75,7 +75,9 @@ def plan_lines(plan: SweepPlan) -> list[str]:
     spec = plan.spec
     lines = [f"sweep {spec.name} at size {plan.size}: {len(plan.cells)} cell(s) to run"
              + (f", {plan.already} already recorded" if plan.already else "")
-             + f", {plan.repeats} repeat(s) each, one fresh process per cell -> {plan.out}"]
+             + f", {plan.repeats} counted run(s) each (+ warm-ups: "
+             + ("engine's own" if plan.warmups is None else str(plan.warmups))
+             + f"), one fresh process per cell -> {plan.out}"]
     guessed = len(plan.cells) - plan.measured_cells
     lines.append(f"estimate: about {plan.estimate_s / 60:.1f} min ("
                  f"{plan.measured_cells} cell(s) from earlier measurements"

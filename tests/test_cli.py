@@ -55,6 +55,7 @@ BAD_RUNS = {
     "repeat-0": (["--repeat", "0"], ["--repeat", "0"]),
     "timeout-0": (["--timeout", "0"], ["--timeout"]),
     "workers-too-many": (["--workers", "100000"], ["--workers", "100000"]),
+    "warmup-negative": (["--warmup", "-1"], ["--warmup", "-1"]),
 }
 
 

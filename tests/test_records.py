@@ -138,3 +138,26 @@ def test_report_on_corrupt_file_exits_2_with_one_line(tmp_path: Path, capsys,
         assert f"{path}:2" in line
     assert not out_dir.exists()
     assert sorted(harness_dirs["HARNESS_REPORTS_DIR"].iterdir()) == reports_before
+
+
+def test_version_1_records_are_read_with_their_phase_derived(tmp_path: Path) -> None:
+    """Version 1 had no warm-up runs: repeat 0 was cold, every later repeat counted as warm."""
+    old = {k: v for k, v in json.loads(good_line()).items() if k not in ("phase", "warmup")}
+    path = tmp_path / "v1.jsonl"
+    path.write_text("\n".join(json.dumps({**old, "schema_version": 1, "repeat": r})
+                              for r in (0, 1, 2)) + "\n")
+    assert [r.phase for r in read_records([path])] == ["cold", "steady", "steady"]
+
+
+def test_a_warm_up_record_round_trips_with_its_phase(tmp_path: Path) -> None:
+    path = tmp_path / "v2.jsonl"
+    record = full_record(repeat=2, phase="warmup", warmup={"runs": 4, "rule": "fixed"})
+    append_records(path, [record])
+    (back,) = read_records([path])
+    assert (back.phase, back.warmup, back.schema_version) == ("warmup", record.warmup,
+                                                              SCHEMA_VERSION)
+
+
+def test_an_unknown_phase_is_refused() -> None:
+    with pytest.raises(ValueError, match="phase"):
+        full_record(phase="lukewarm")

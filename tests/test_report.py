@@ -18,8 +18,9 @@ from harness.reporting.document import Bullets, Heading, Image, Report, Table
 from harness.reporting.figures import png_bytes
 from harness.reporting.render import render_report
 from harness.reporting.run_report import build_report, speedup_grid
-from harness.reporting.run_rows import normalize, startup_rows, warm_runs
+from harness.reporting.run_rows import normalize, ok_runs, startup_rows, warm_runs
 from harness.reporting.summary import summarize, tidy
+from harness.reporting.warmup_plot import warmup_figure
 from harness.results.schema import Record
 
 PNG = b"\x89PNG"
@@ -355,6 +356,24 @@ def test_wall_figure() -> None:
                                     FOOTER))
     failed = failed_copies(records)
     assert plots.wall_figure(rows_for(failed), warm_runs(tidy(failed)), "wall", FOOTER) is None
+
+
+def test_warmup_figure() -> None:
+    records = fixed_records()
+    runs = ok_runs(tidy(records))
+    rows = rows_for(records, "csv-groupby")
+    assert_figure(warmup_figure(rows, runs[runs["workload"] == "csv-groupby"], "curve", FOOTER))
+    # One run per engine is no curve; failed runs leave none either.
+    one = [r for r in only_repeat_0(records) if r.workload == "csv-groupby"]
+    assert warmup_figure(rows_for(one, "csv-groupby"), ok_runs(tidy(one)), "c", FOOTER) is None
+    failed = failed_copies(records)
+    assert warmup_figure(rows_for(failed), ok_runs(tidy(failed)), "c", FOOTER) is None
+
+
+def test_build_report_draws_a_warm_up_curve_per_workload() -> None:
+    report = build_report(fixed_records())
+    curves = [name for name in report.images if name.endswith("-warmup.png")]
+    assert sorted(curves) == ["csv-groupby-tiny-warmup.png", "delayed-sleep-tiny-warmup.png"]
 
 
 def test_cold_warm_figure() -> None:

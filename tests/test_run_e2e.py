@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from harness.cli import main
+from harness.engines.registry import get_engine
 from harness.results.schema import read_records
 
 MARKER_VAR = "HARNESS_TEST_MARKER"
@@ -83,12 +84,20 @@ def full_run(tmp_path_factory: pytest.TempPathFactory, harness_dirs) -> Run:
 def test_full_run_records_every_cell_ok(full_run: Run) -> None:
     assert full_run.returncode == 0, full_run.stderr[-3000:]
     records = read_records([full_run.out])
-    assert len(records) == len(WORKLOADS) * len(ENGINES) * REPEATS
+    runs = {e: REPEATS + get_engine(e).warmup_runs for e in ENGINES}
+    assert len(records) == len(WORKLOADS) * sum(runs.values())
     bad = [(r.engine, r.workload, r.repeat, r.status, r.error) for r in records
            if r.status != "ok"]
     assert bad == []
     cells = {(r.engine, r.workload, r.repeat) for r in records}
-    assert cells == {(e, w, r) for e in ENGINES for w in WORKLOADS for r in range(REPEATS)}
+    assert cells == {(e, w, r) for e in ENGINES for w in WORKLOADS for r in range(runs[e])}
+    # Only the warm-ups of engines that need them are marked, between the cold and counted runs.
+    for r in records:
+        warmups = get_engine(r.engine).warmup_runs
+        want = "cold" if r.repeat == 0 else "warmup" if r.repeat <= warmups else "steady"
+        assert (r.phase, r.warmup["runs"]) == (want, warmups)
+    assert sum(r.phase == "steady" for r in records) == len(WORKLOADS) * len(ENGINES) * (
+        REPEATS - 1)
     assert len({r.run_id for r in records}) == 1
     assert all(r.check["ok"] is True for r in records)
     assert all(r.wall_s is not None and r.wall_s > 0 for r in records)

@@ -216,3 +216,16 @@ def test_display_table_of_a_failed_row_is_blank_not_nan() -> None:
     assert row["status"] == "timeout"
     for col in ("cold", "warm (median)", "vs pandas", "peak tree mem", "tasks"):
         assert row[col] == "", col
+
+
+def test_warm_up_runs_are_recorded_but_not_counted_as_warm() -> None:
+    """A JVM's warm-up runs (still getting faster) stay out of the warm median."""
+    walls = [9.0, 4.0, 3.0, 2.0, 1.0, 1.1, 0.9]  # cold, 3 warm-ups, 3 steady
+    records = [rec("w", "spark", i, t, phase="cold" if i == 0 else
+                   "warmup" if i <= 3 else "steady", warmup={"runs": 3, "rule": "test"})
+               for i, t in enumerate(walls)]
+    row = row_of(summarize(records), "spark")
+    assert row["cold_s"] == pytest.approx(9.0)
+    assert row["warm_s"] == pytest.approx(1.0)  # median of the steady 1.0, 1.1, 0.9
+    assert row["warmup_runs"] == 3
+    assert row["runs"] == 7

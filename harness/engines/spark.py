@@ -24,6 +24,10 @@ class SparkEngine(Engine):
     name = "spark"
     kind = "spark"
     description = "PySpark, local[workers*threads] (or an existing master URL)"
+    # A fresh JVM's runs 2-5, as multiples of its steady median, measured here (csv-groupby,
+    # bag-logs, ml-logreg, two sessions each): 1.24-2.10, 1.11-1.47, 1.03-1.44, 1.01-1.26;
+    # from the sixth run on within the JVM's own +-10 %. The JIT is still compiling.
+    warmup_runs = 4
 
     def __init__(self, options: EngineOptions) -> None:
         super().__init__(options)

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,35 +53,50 @@ class Plan:
     overrides: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] | None = None
     memory_budget_bytes: int | None = None
+    # Warm-up runs per cell on every engine (--warmup); None: each engine's own warmup_runs.
+    warmups: int | None = None
 
     @classmethod
     def new(cls, workloads: list[str], engines: list[str], size: str, repeats: int,
             options: EngineOptions, out: Path | None = None,
-            cell_timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S) -> Plan:
+            cell_timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S,
+            warmups: int | None = None) -> Plan:
         """A fresh run: a new run id, this machine's environment, records under results/."""
         run_id = new_run_id()
         results = config.results_dir()
         return cls(run_id=run_id, workloads=tuple(workloads), engines=tuple(engines),
                    size=size, repeats=repeats, options=options, env=collect_env(),
                    out=out or results / f"run-{run_id}.jsonl", log_dir=results / "logs",
-                   cell_timeout_s=cell_timeout_s)
+                   cell_timeout_s=cell_timeout_s, warmups=warmups)
 
     @property
     def total_cells(self) -> int:
-        return len(self.workloads) * len(self.engines) * self.repeats
+        """Records the plan will write: every run of every workload on every engine."""
+        return sum(len(self.workloads) * self.spec(e, ()).runs for e in self.engines)
 
     def spec(self, engine: str, workloads: tuple[str, ...]) -> SessionSpec:
         """What one session of `engine` runs."""
+        warmups, rule = warmup_runs(engine, self.repeats, self.warmups)
         return SessionSpec(run_id=self.run_id, engine=engine, workloads=workloads,
                            size=self.size, repeats=self.repeats, options=self.options,
-                           env=self.env, overrides=dict(self.overrides), sweep=self.sweep)
+                           env=self.env, overrides=dict(self.overrides), sweep=self.sweep,
+                           warmups=warmups, warmup_rule=rule)
 
     def failed(self, spec: SessionSpec, name: str, first_repeat: int, status: str,
                error: str) -> list[Record]:
         """Records for the repeats of `name` from `first_repeat` on that did not run."""
         params = spec.params(get_workload(name))
         return [Record(status=status, error=error, **base_record(spec, None, name, r, params))
-                for r in range(first_repeat, self.repeats)]
+                for r in range(first_repeat, spec.runs)]
+
+
+def warmup_runs(engine: str, repeats: int, override: int | None) -> tuple[int, str]:
+    """How many warm-up runs a cell of `engine` gets, and the rule that says so."""
+    if repeats == 1:  # the cold run alone: no steady run to warm up for
+        return 0, "none: the cold run only"
+    if override is not None:
+        return override, "set by --warmup"
+    return get_engine(engine).warmup_runs, config.WARMUP_RULE
 
 
 def run_plan(plan: Plan, progress: ProgressFn, sink: Sink | None = None) -> list[Record]:
@@ -115,7 +130,9 @@ def _split_supported(plan: Plan, engine: str) -> tuple[list[str], list[Record]]:
         if reason is None:
             supported.append(name)
         else:
-            refused += plan.failed(plan.spec(engine, (name,)), name, 0, "unsupported", reason)
+            # Nothing runs, so nothing warms up: the counted runs are recorded as refused.
+            spec = replace(plan.spec(engine, (name,)), warmups=0, warmup_rule="none: not run")
+            refused += plan.failed(spec, name, 0, "unsupported", reason)
     return supported, refused
 
 
@@ -201,8 +218,9 @@ class Session:
             self.progress(f"{engine} · {event['workload']} · preparing inputs", 0)
         elif kind == "cell":
             self.current = event["workload"]
-            self.progress(f"{engine} · {event['workload']} · repeat {event['repeat'] + 1}"
-                          f"/{self.plan.repeats}", 0)
+            repeat = event["repeat"]
+            self.progress(f"{engine} · {event['workload']} · repeat {repeat + 1}/"
+                          f"{self.spec.runs} ({self.spec.phase(repeat)})", 0)
         elif kind == "record":
             self._keep(Record.from_dict(event["record"]))
 
@@ -210,7 +228,7 @@ class Session:
         self.keep([record])
         self.progress(f"{self.spec.engine} · {record.workload} · {record.status}", 1)
         self.recorded[record.workload] = self.recorded.get(record.workload, 0) + 1
-        if self.recorded[record.workload] == self.plan.repeats:
+        if self.recorded[record.workload] == self.spec.runs:
             self.done.add(record.workload)
 
     def _fail_current(self, status: str, error: str) -> set[str]:

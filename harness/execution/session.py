@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import data_dir
+from harness.config import WARMUP_RULE, data_dir
 from harness.engines.base import Engine, EngineOptions
 from harness.engines.registry import get_engine
 from harness.execution.sampler import TreeSampler
@@ -33,15 +33,27 @@ class SessionSpec:
     engine: str
     workloads: tuple[str, ...]
     size: str
-    repeats: int
+    repeats: int  # runs that count per workload: the cold one and the steady ones
     options: EngineOptions
     env: dict[str, Any]
     # A sweep cell's axis values in place of the size's defaults, and its record tag.
     overrides: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] | None = None
+    warmups: int = 0
+    warmup_rule: str = WARMUP_RULE
 
     def params(self, workload: Workload[Any, Any]) -> dict[str, Any]:
         return workload.params(self.size, self.overrides)
+
+    @property
+    def runs(self) -> int:
+        """Runs per workload: one cold, the warm-ups, then the steady ones."""
+        return self.repeats + self.warmups
+
+    def phase(self, repeat: int) -> str:
+        if repeat == 0:
+            return "cold"
+        return "warmup" if repeat <= self.warmups else "steady"
 
     def to_json(self) -> str:
         data = {**self.__dict__, "options": self.options.__dict__}
@@ -84,6 +96,8 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
     fields: dict[str, Any] = {
         "run_id": spec.run_id, "workload": workload, "engine": spec.engine, "size": spec.size,
         "params": params, "repeat": repeat, "env": spec.env, "sweep": spec.sweep,
+        "phase": spec.phase(repeat),
+        "warmup": {"runs": spec.warmups, "rule": spec.warmup_rule},
     }
     if engine is None:  # a run that never started: state what would have run
         engine = get_engine(spec.engine)(spec.options)
@@ -137,11 +151,11 @@ def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit) -> It
         inputs = workload.prepare(params)
         expected = expected_answer(workload, params, inputs)
     except Exception as exc:
-        for repeat in range(spec.repeats):
+        for repeat in range(spec.runs):
             yield Record(status="error", error=f"preparing inputs: {one_line(exc)}",
                          **base_record(spec, engine, name, repeat, params))
         return
-    for repeat in range(spec.repeats):
+    for repeat in range(spec.runs):
         emit({"event": "cell", "workload": name, "repeat": repeat})
         yield measure(engine, workload, inputs, expected,
                       base_record(spec, engine, name, repeat, params))

@@ -53,11 +53,15 @@ def machine_footer(records: list[Record]) -> str:
 
 
 def repeats_text(frame: pd.DataFrame) -> str:
-    """How many runs each cell had, e.g. '3 per cell (1 cold + 2 warm)'."""
+    """How many runs of each phase a cell had, per engine: '1 cold + 2 steady (pandas,
+    dask-threads); 1 cold + 4 warm-up + 2 steady (spark)'."""
     keys = ["run_id", "workload", "size", "engine", "n_workers", "threads_per_worker"]
-    counts = sorted(set(frame.groupby(keys, dropna=False).size()))
-    if len(counts) == 1:
-        n = counts[0]
-        warm = f" + {n - 1} warm" if n > 1 else ", no warm repeat"
-        return f"{n} per cell (1 cold{warm})"
-    return f"{counts[0]} to {counts[-1]} per cell (the first of each is cold)"
+    shapes: dict[str, list[str]] = {}
+    for key, cell in frame.groupby(keys, dropna=False, sort=False):
+        counts = cell["phase"].value_counts()
+        parts = [f"{counts[p]} {word}" for p, word in
+                 (("cold", "cold"), ("warmup", "warm-up"), ("steady", "steady")) if p in counts]
+        engines = shapes.setdefault(" + ".join(parts), [])
+        if key[3] not in engines:
+            engines.append(key[3])
+    return "; ".join(f"{shape} ({', '.join(engines)})" for shape, engines in shapes.items())

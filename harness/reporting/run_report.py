@@ -14,7 +14,7 @@ import pandas as pd
 
 from harness.engines.registry import REFERENCE_ENGINE
 from harness.fmt import fmt_bytes, fmt_count, fmt_percent, fmt_seconds, missing, ratio_words
-from harness.reporting import run_plots
+from harness.reporting import run_plots, warmup_plot
 from harness.reporting.document import Bullets, Heading, Para, Report, Table, slug
 from harness.reporting.environment import ENV_ROWS, env_fact, machine_footer, repeats_text
 from harness.reporting.graphs import GraphPicture
@@ -23,6 +23,7 @@ from harness.reporting.run_rows import (
     cells,
     label,
     normalize,
+    ok_runs,
     size_rank,
     startup_rows,
     warm_runs,
@@ -36,10 +37,13 @@ from harness.workloads.registry import WORKLOADS
 HOW_TO_READ = (
     "Wall time is the compute of one run only: each engine is started once per session and its "
     "start-up is measured apart (see the start-up plot), so it is not inside any bar. Repeat 0 "
-    "of each cell is the cold run (first touch of caches, imports, JIT and worker warm-up); the "
-    "warm figure is the median of repeats 1 and later, and when there is only one repeat the cold "
-    "run stands in for it. Ratios compare an engine's warm median with the pandas reference of "
-    "the same workload and size, in pyperf's wording (\"2.10x faster\", \"1.40x slower\"). "
+    "of each cell is the cold run (first touch of caches, imports, JIT and worker warm-up). "
+    "Engines that keep getting faster after it (Spark's JIT: 4 runs, measured) then run warm-up "
+    "runs, recorded and drawn in the warm-up plot but not counted. The warm figure is the median "
+    "of the steady runs after those, the engine's steady state; when there is only one repeat "
+    "the cold run stands in for it. Ratios compare an engine's warm median with the pandas "
+    "reference of the same workload and size, in pyperf's wording (\"2.10x faster\", "
+    "\"1.40x slower\"). "
     "Memory is the whole process tree: the driver plus any Dask worker processes and the Spark "
     "JVM. The bar is the sampled sum of RSS over the tree, a lower bound on the true peak because "
     "short spikes fall between samples; the whisker reaches the sum of every process's own "
@@ -182,19 +186,22 @@ def _section(report: Report, section: str, pairs: list[tuple[str, str]], frame: 
         report.add(Heading(3, f"{title} · size {size}" if many_sizes else title))
         cell = rows[(rows["workload"] == workload) & (rows["size"] == size)]
         runs = frame[(frame["workload"] == workload) & (frame["size"] == size)]
-        _cell_blocks(report, workload, size, cell, warm_runs(runs), footer)
+        _cell_blocks(report, workload, size, cell, runs, footer)
 
 
 def _cell_blocks(report: Report, workload: str, size: str, cell: pd.DataFrame,
-                 warm: pd.DataFrame, footer: str) -> None:
+                 runs: pd.DataFrame, footer: str) -> None:
     """Plots, findings and tables for one workload at one size."""
     stem = f"{slug(workload)}-{slug(size)}"
     name = f"{workload_heading(workload)} ({size})"
     report.add(Bullets(tuple(_findings(cell))))
-    fig = run_plots.wall_figure(cell, warm, f"{name}: wall time per engine", footer)
+    fig = run_plots.wall_figure(cell, warm_runs(runs), f"{name}: wall time per engine", footer)
     report.figure(f"{stem}-wall.png", fig, f"{workload} wall time")
     fig = run_plots.cold_warm_figure(cell, f"{name}: cold vs warm", footer)
     report.figure(f"{stem}-cold-warm.png", fig, f"{workload} cold/warm")
+    fig = warmup_plot.warmup_figure(cell, ok_runs(runs),
+                                    f"{name}: time of each run (warm-up curve)", footer)
+    report.figure(f"{stem}-warmup.png", fig, f"{workload} time against run")
     fig = run_plots.memory_figure(cell, f"{name}: peak memory of the process tree", footer)
     report.figure(f"{stem}-memory.png", fig, f"{workload} memory")
     if cell["metric.ideal_s"].notna().any():

@@ -40,13 +40,19 @@ def normalize(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def warm_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each successful warm run's wall time, labelled like the summary rows."""
-    ok = frame[(frame["status"] == "ok") & (frame["repeat"] > 0)].copy()
+def ok_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each successful run's wall time and phase, labelled like the summary rows."""
+    ok = frame[frame["status"] == "ok"].copy()
     ok["wall_s"] = pd.to_numeric(ok["wall_s"], errors="coerce")
     ok["label"] = [label(e, w, t) for e, w, t in
                    zip(ok["engine"], ok["n_workers"], ok["threads_per_worker"], strict=True)]
     return ok
+
+
+def warm_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each successful steady run, labelled like the summary rows."""
+    ok = ok_runs(frame)
+    return ok[ok["phase"] == "steady"]
 
 
 def startup_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,8 @@ def tidy(records: list[Record]) -> pd.DataFrame:
     rows = []
     for rec in records:
         row = {k: v for k, v in dataclasses.asdict(rec).items()
-               if k not in ("env", "engine_config", "check", "metrics", "params")}
+               if k not in ("env", "engine_config", "check", "metrics", "params", "warmup")}
+        row["warmup_runs"] = rec.warmup.get("runs", 0)
         row |= {f"metric.{k}": v for k, v in rec.metrics.items()}
         rows.append(row)
     return pd.DataFrame(rows)
@@ -30,11 +31,13 @@ def tidy(records: list[Record]) -> pd.DataFrame:
 
 def summarize_group(g: pd.DataFrame) -> dict[str, Any]:
     ok = g[g["status"] == "ok"]
-    cold = ok.loc[ok["repeat"] == 0, "wall_s"]
-    warm = ok.loc[ok["repeat"] > 0, "wall_s"]
+    cold = ok.loc[ok["phase"] == "cold", "wall_s"]
+    # Warm-up runs are recorded but not counted: warm means the engine's steady state.
+    warm = ok.loc[ok["phase"] == "steady", "wall_s"]
     out = {
         "status": worst_status(g["status"]),
         "runs": len(g),
+        "warmup_runs": int(g["warmup_runs"].max()),
         "ok_runs": len(ok),
         "cold_s": cold.iloc[0] if len(cold) else float("nan"),
         "warm_s": warm.median() if len(warm) else float("nan"),

@@ -7,7 +7,8 @@ import pandas as pd
 from harness.fmt import fmt_bytes, fmt_count, fmt_percent, fmt_ratio, fmt_seconds
 from harness.reporting import sweep_plots
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
-from harness.reporting.environment import machine_footer
+from harness.reporting.environment import machine_footer, repeats_text
+from harness.reporting.summary import tidy
 from harness.reporting.sweep_analysis import (
     axes_text,
     cell_rows,
@@ -50,12 +51,12 @@ def _sweep_section(report: Report, name: str, rows: pd.DataFrame, records: list[
     mine = [r for r in records if r.tag.get("name") == name]
     tagged = [r.tag["memory_budget_bytes"] for r in mine if r.tag.get("memory_budget_bytes")]
     budget = max(tagged) if tagged else budget
-    repeats = max(r.repeat for r in mine) + 1
     report.add(Heading(1, f"Sweep {name}: {title}"))
     report.add(Para(f"{len(rows)} cells, {len(mine)} records, size "
-                    f"{', '.join(sorted(set(rows['size'])))}, up to {repeats} runs per cell "
-                    f"(the first cold; best = median of the warm runs). Each cell ran in a "
-                    f"fresh process. Machine: {footer.replace(chr(10), '; ')}."))
+                    f"{', '.join(sorted(set(rows['size'])))}; runs per cell: "
+                    f"{repeats_text(tidy(mine))} (best = median of the steady runs; warm-ups "
+                    f"are recorded, not counted). Each cell ran in a fresh process. Machine: "
+                    f"{footer.replace(chr(10), '; ')}."))
     if description:
         report.add(Para(description))
     for workload, study in rows.groupby("workload", sort=False):

@@ -15,9 +15,14 @@ from typing import Any
 
 from harness.errors import UsageError
 
-SCHEMA_VERSION = 1
+# 2 added `phase`: a version-1 reader would count warm-up runs as warm.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # over-memory: a sweep cell whose process tree passed the sweep's memory budget and was stopped.
 STATUSES = ("ok", "mismatch", "error", "timeout", "unsupported", "over-memory")
+# cold: repeat 0, the first run after the engine started; warmup: the engine's warm-up runs,
+# recorded but left out of the warm statistics; steady: the runs the warm statistics count.
+PHASES = ("cold", "warmup", "steady")
 
 
 @dataclass
@@ -33,6 +38,10 @@ class Record:
     n_workers: int = 1
     threads_per_worker: int = 1
     repeat: int = 0
+    # None on reading a version-1 record: derived from `repeat` (it had no warm-up runs).
+    phase: str | None = None
+    # How many warm-up runs the cell had, and the rule that chose the number.
+    warmup: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     wall_s: float | None = None
     startup_s: float | None = None
@@ -55,6 +64,10 @@ class Record:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.phase is None:
+            self.phase = "cold" if self.repeat == 0 else "steady"
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
 
     def to_json(self) -> str:
         return json.dumps(_finite(dataclasses.asdict(self)), sort_keys=True, default=_jsonable,
@@ -79,8 +92,9 @@ class Record:
         if missing:
             raise ValueError(f"missing fields {sorted(missing)}")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"schema_version {version!r}, this harness reads {SCHEMA_VERSION}")
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
+            raise ValueError(f"schema_version {version!r}, this harness reads "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}")
         return cls(**{k: v for k, v in data.items() if k in names})
 
 

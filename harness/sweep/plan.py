@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness import config
 from harness.errors import UsageError
+from harness.execution.runner import warmup_runs
 from harness.results.schema import Record, read_records
 from harness.sweep.spec import Cell, SweepSpec, axis_kind, data_scale, expand
 from harness.workloads.registry import get_workload
@@ -30,6 +31,7 @@ class SweepPlan:
     cells: tuple[Cell, ...]
     already: int  # cells recorded by an earlier, resumed run
     repeats: int
+    warmups: int | None  # --warmup, or None for each engine's own
     timeout_s: float
     memory_budget_bytes: int | None
     out: Path
@@ -52,7 +54,7 @@ def recorded_keys(out: Path, spec: SweepSpec) -> set[str]:
 
 def plan_sweep(spec: SweepSpec, size: str, out: Path, *, resume: bool, repeats: int | None,
                timeout_s: float | None, memory_budget_bytes: int | None,
-               budget_min: float | None) -> SweepPlan:
+               budget_min: float | None, warmups: int | None = None) -> SweepPlan:
     cells = expand(spec, size)
     done = recorded_keys(out, spec) if resume else set()
     if not resume and out.exists() and out.stat().st_size > 0:
@@ -60,14 +62,14 @@ def plan_sweep(spec: SweepSpec, size: str, out: Path, *, resume: bool, repeats: 
                          "cells, or --out another file")
     todo = [c for c in cells if c.key not in done]
     history = _history(history_files(out))
-    estimator = Estimator(history)
+    estimator = Estimator(history, warmups)
     chosen = repeats or spec.repeats
     trimmed: list[str] = []
     if budget_min is not None:
         todo, chosen, trimmed = fit_budget(todo, chosen, budget_min * 60, estimator)
     return SweepPlan(
         spec=spec, size=size, cells=tuple(todo), already=sum(c.key in done for c in cells),
-        repeats=chosen, timeout_s=timeout_s or spec.timeout_s,
+        repeats=chosen, warmups=warmups, timeout_s=timeout_s or spec.timeout_s,
         memory_budget_bytes=memory_budget_bytes or spec.memory_budget_bytes, out=out,
         estimate_s=sum(estimator.cell_s(c, chosen) for c in todo),
         measured_cells=sum(estimator.measured(c) for c in todo), trimmed=tuple(trimmed))
@@ -107,7 +109,8 @@ class Estimator:
     cell's seconds (`cell_s`), so that overhead is measured too where the cell ran before.
     """
 
-    def __init__(self, history: list[Record]) -> None:
+    def __init__(self, history: list[Record], warmups: int | None = None) -> None:
+        self.warmups = warmups
         self.by_pair: dict[tuple[str, str], list[Record]] = {}
         for r in history:
             self.by_pair.setdefault((r.workload, r.engine), []).append(r)
@@ -151,7 +154,8 @@ class Estimator:
         fixed = self.overhead.get(cell.key)
         if fixed is None:
             fixed = PROCESS_OVERHEAD_S + self.startup_s(cell)
-        return fixed + repeats * self.run_s(cell)
+        runs = repeats + warmup_runs(cell.engine, repeats, self.warmups)[0]
+        return fixed + runs * self.run_s(cell)
 
 
 def fit_budget(cells: list[Cell], repeats: int, budget_s: float,

@@ -43,7 +43,7 @@ def cell_plan(plan: SweepPlan, cell: Cell, run_id: str, env: dict[str, Any]) -> 
     base = Plan(run_id=run_id, workloads=(cell.workload,), engines=(cell.engine,),
                 size=cell.size, repeats=plan.repeats, options=cell.options, env=env,
                 out=plan.out, log_dir=config.results_dir() / "logs",
-                cell_timeout_s=plan.timeout_s)
+                cell_timeout_s=plan.timeout_s, warmups=plan.warmups)
     # The budget travels with the records: a --memory-budget override must reach the report.
     tag = cell.tag() | {"memory_budget_bytes": plan.memory_budget_bytes}
     return replace(base, overrides=dict(cell.overrides), sweep=tag,
