@@ -21,8 +21,10 @@ MAX_WORKERS = 256
 MAX_THREADS = 256
 MAX_WARMUP = 100
 
-# The sampler's period: one sweep over a handful of processes costs 3-5 ms here.
-MEMORY_SAMPLE_INTERVAL_S = 0.02
+# The memory probe's period. Each wake of the probe process costs 100-250 us of CPU here (cold
+# caches after sleeping), so 20 ms took 1.1-2.0 % of a core over 5 processes and 50 ms takes
+# 0.5-0.7 %. Exact per-process high-water marks bound what falls between samples.
+MEMORY_SAMPLE_INTERVAL_S = 0.05
 
 # Spark: Arrow batches of 10,000 rows made a 5M-row conversion 10x slower than 1,000,000.
 SPARK_ARROW_BATCH_ROWS = 1_000_000

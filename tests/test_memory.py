@@ -10,11 +10,12 @@ import numpy
 import psutil
 import pytest
 
-from harness.execution.sampler import TreeSampler
+from harness.execution.proctree import live_tree
+from harness.execution.sampler import Probe, TreeSampler
 
 MiB = 1024 * 1024
 ALLOC_BYTES = 512 * MiB
-TOLERANCE = 0.10
+TOLERANCE = 0.05
 
 # A child that imports numpy first, then allocates only when told to: the measured interval
 # covers the allocation alone, not the interpreter's own start-up.
@@ -43,7 +44,7 @@ def test_sampler_sees_child_subprocess_memory() -> None:
             proc.stdin.write("go\n")
             proc.stdin.flush()
             assert proc.stdout.readline().strip() == "allocated"
-            time.sleep(0.2)  # let the background thread take a few samples too
+            time.sleep(0.3)  # let the probe take a few samples too
         proc.stdin.write("exit\n")
         proc.stdin.flush()
         assert proc.wait(timeout=30) == 0
@@ -73,7 +74,7 @@ def test_sampler_sees_distributed_worker_memory(dask_distributed_engine) -> None
         future = client.submit(numpy.ones, ALLOC_BYTES // 8, pure=False)
         wait(future)
         assert future.status == "finished"
-        time.sleep(0.2)  # let the background thread take a few samples too
+        time.sleep(0.3)  # let the probe take a few samples too
     future.release()
     del future
 
@@ -82,6 +83,34 @@ def test_sampler_sees_distributed_worker_memory(dask_distributed_engine) -> None
     assert _within_tolerance(delta), f"saw {delta / MiB:.1f} MiB in the workers, allocated 512 MiB"
     # Nothing of that size came back to the driver (whose own size depends on earlier tests).
     assert m.peak_driver_rss_bytes - driver_before < ALLOC_BYTES // 2
+
+
+@pytest.mark.slow
+def test_sampler_sees_jvm_memory(spark_engine) -> None:
+    """512 MiB allocated inside Spark's JVM (a direct buffer: fresh pages, all written)."""
+    jvm = spark_engine.session._jvm
+    with TreeSampler() as sampler:
+        buffer = jvm.java.nio.ByteBuffer.allocateDirect(ALLOC_BYTES)
+        time.sleep(0.3)  # let the probe take a few samples too
+    m = sampler.result
+    del buffer
+    jvm.System.gc()  # the buffer's memory goes back when the JVM collects it
+    delta = m.peak_tree_rss_bytes - m.baseline_tree_rss_bytes
+    assert _within_tolerance(delta), f"saw {delta / MiB:.1f} MiB in the JVM, allocated 512 MiB"
+    assert m.peak_driver_rss_bytes < m.peak_tree_rss_bytes - ALLOC_BYTES // 2
+
+
+def test_the_probe_measures_its_own_cost_and_leaves_itself_out() -> None:
+    """The probe is a child of the driver, but neither its memory nor its CPU is the tree's."""
+    with Probe() as probe:
+        with TreeSampler(probe) as sampler:
+            time.sleep(0.5)
+        tree = [p.pid for p in live_tree(psutil.Process())]  # with session fixtures' children
+    m = sampler.result
+    assert probe.proc.pid in tree
+    assert m.samples >= 5
+    assert m.sampler_cpu_s > 0  # recorded in every record's metrics
+    assert m.max_processes == len(tree) - 1  # everything but the probe
 
 
 def _zombie_child() -> subprocess.Popen:

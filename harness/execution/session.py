@@ -6,6 +6,7 @@ asv and tests.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import pickle
@@ -17,12 +18,17 @@ from typing import Any
 from harness.config import WARMUP_RULE, data_dir
 from harness.engines.base import Engine, EngineOptions
 from harness.engines.registry import get_engine
-from harness.execution.sampler import TreeSampler
+from harness.execution.probe import TreeMeasurement
+from harness.execution.sampler import Probe, TreeSampler
 from harness.results.schema import Record
 from harness.workloads.contract import Workload, one_core
 from harness.workloads.datasets import GENERATOR_VERSION
 
 Emit = Callable[[dict[str, Any]], None]
+# What the harness does around a timed run besides timing it, each of which can be switched off
+# to measure what it costs: the memory probe, the garbage collection before the run (and the
+# JVM's), and the measures taken after the clock stops (task counts, Spark partitions).
+INSTRUMENTS = ("sampler", "gc", "probes")
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class SessionSpec:
     sweep: dict[str, Any] | None = None
     warmups: int = 0
     warmup_rule: str = WARMUP_RULE
+    # `harness calibrate`: the steady runs rotate through these sets of instruments switched
+    # off (an empty set: all on), so each set's runs interleave with the others'.
+    rotation: tuple[tuple[str, ...], ...] = ()
 
     def params(self, workload: Workload[Any, Any]) -> dict[str, Any]:
         return workload.params(self.size, self.overrides)
@@ -49,6 +58,12 @@ class SessionSpec:
     def runs(self) -> int:
         """Runs per workload: one cold, the warm-ups, then the steady ones."""
         return self.repeats + self.warmups
+
+    def instruments_off(self, repeat: int) -> frozenset[str]:
+        """The instruments switched off for this run: none, outside a calibration."""
+        if not self.rotation or self.phase(repeat) != "steady":
+            return frozenset()
+        return frozenset(self.rotation[(repeat - 1 - self.warmups) % len(self.rotation)])
 
     def phase(self, repeat: int) -> str:
         if repeat == 0:
@@ -64,6 +79,7 @@ class SessionSpec:
         data = json.loads(text)
         data["options"] = EngineOptions(**data["options"])
         data["workloads"] = tuple(data["workloads"])
+        data["rotation"] = tuple(tuple(off) for off in data.get("rotation", ()))
         return cls(**data)
 
 
@@ -106,39 +122,53 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
 
 
 def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected: Any,
-            fields: dict[str, Any]) -> Record:
-    """Run the workload once on a started engine; time it, sample the tree, check the answer."""
+            fields: dict[str, Any], probe: Probe | None = None,
+            off: frozenset[str] = frozenset()) -> Record:
+    """Run the workload once on a started engine; time it, sample the tree, check the answer.
+
+    `off` switches instruments off for this run (see INSTRUMENTS), to measure what they cost.
+    """
     outer = time.perf_counter()
-    engine.quiesce()
+    if "gc" not in off:
+        engine.quiesce()
+    sampler = TreeSampler(probe) if "sampler" not in off else None
     try:
-        with TreeSampler() as sampler:
+        with sampler or contextlib.nullcontext():
             t0 = time.perf_counter()
             answer = engine.run(workload, inputs)
             wall = time.perf_counter() - t0
     except Exception as exc:
         return Record(status="error", error=one_line(exc), **fields)
-    engine.settle()
-    m = sampler.result
+    if "probes" not in off:
+        engine.settle()
     check = workload.check(expected, answer)
     ctx = engine.last_context or engine.context()
     extra = workload.metrics(fields["params"], ctx) if workload.metrics else {}
     extra |= ctx.notes
     extra["harness_overhead_s"] = time.perf_counter() - outer - wall
+    if off:
+        extra["instruments_off"] = sorted(off)
+    tree, tree_metrics = _tree_fields(sampler.result) if sampler is not None else ({}, {})
     return Record(
         status="ok" if check.ok else "mismatch",
         error=None if check.ok else "answer differs from the reference",
-        wall_s=wall, cpu_s=m.cpu_s, peak_tree_rss_bytes=m.peak_tree_rss_bytes,
-        peak_tree_hwm_bytes=m.peak_tree_hwm_bytes,
-        baseline_tree_rss_bytes=m.baseline_tree_rss_bytes,
-        peak_driver_rss_bytes=m.peak_driver_rss_bytes, n_tasks=engine.n_tasks,
-        check={"ok": check.ok, **check.detail},
-        metrics={**extra, "max_processes": m.max_processes, "memory_samples": m.samples,
-                 "sampler_cpu_s": m.sampler_cpu_s, "hwm_exact": m.hwm_exact},
-        **fields,
+        wall_s=wall, n_tasks=engine.n_tasks, check={"ok": check.ok, **check.detail},
+        metrics={**extra, **tree_metrics}, **tree, **fields,
     )
 
 
-def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit) -> Iterator[Record]:
+def _tree_fields(m: TreeMeasurement) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tree measurement as record fields and as metrics."""
+    return ({"cpu_s": m.cpu_s, "peak_tree_rss_bytes": m.peak_tree_rss_bytes,
+             "peak_tree_hwm_bytes": m.peak_tree_hwm_bytes,
+             "baseline_tree_rss_bytes": m.baseline_tree_rss_bytes,
+             "peak_driver_rss_bytes": m.peak_driver_rss_bytes},
+            {"max_processes": m.max_processes, "memory_samples": m.samples,
+             "sampler_cpu_s": m.sampler_cpu_s, "hwm_exact": m.hwm_exact})
+
+
+def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit,
+                 probe: Probe | None = None) -> Iterator[Record]:
     """Prepare one workload's inputs, then yield one record per repeat."""
     # Imported here, not at the top: the child's module is re-imported by every process a
     # spawn-based pool starts (dask-processes, LocalCluster), which must not load all workloads.
@@ -158,7 +188,8 @@ def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit) -> It
     for repeat in range(spec.runs):
         emit({"event": "cell", "workload": name, "repeat": repeat})
         yield measure(engine, workload, inputs, expected,
-                      base_record(spec, engine, name, repeat, params))
+                      base_record(spec, engine, name, repeat, params), probe,
+                      spec.instruments_off(repeat))
 
 
 def run_session(spec: SessionSpec, emit: Emit) -> None:
@@ -172,9 +203,10 @@ def run_session(spec: SessionSpec, emit: Emit) -> None:
         return
     try:
         emit({"event": "started", "startup_s": engine.startup_s})
-        for name in spec.workloads:
-            for record in run_workload(spec, engine, name, emit):
-                emit({"event": "record", "record": json.loads(record.to_json())})
+        with Probe() as probe:  # one memory probe process for the whole session
+            for name in spec.workloads:
+                for record in run_workload(spec, engine, name, emit, probe):
+                    emit({"event": "record", "record": json.loads(record.to_json())})
     finally:
         emit({"event": "stopping"})
         engine.__exit__(None, None, None)
