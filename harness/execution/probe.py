@@ -6,7 +6,7 @@ sampling, answer with the measurement as one JSON line). It runs beside the driv
 as a thread in it, so it never holds the driver's GIL, and at nice 19, so it yields the cores
 to the engine. It leaves itself out of the tree it measures. It exits when stdin closes.
 
-It imports psutil and the standard library only: it starts in a few tens of milliseconds.
+It imports psutil, the standard library and proctree only: it starts in tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import psutil
+
+from harness.execution.proctree import alive
 
 # Listing the tree scans all of /proc (0.6-3 ms); reading a known process's statm costs ~10 us.
 # New descendants are found every RESCAN_EVERY-th sample (0.5 s at 20 ms): engines start their
@@ -63,14 +65,7 @@ def tree_pids(root: int, live_only: bool = False) -> list[int]:
     except psutil.NoSuchProcess:
         return []
     me = os.getpid()
-    return [p.pid for p in procs if p.pid != me and (not live_only or _alive(p))]
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    return [p.pid for p in procs if p.pid != me and (not live_only or alive(p))]
 
 
 def _read(path: str) -> str | None:
