@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 INTERRUPTED = 130
 WARMUP_HELP = ("warm-up runs per cell between the cold run and the counted ones (recorded, "
-               "not counted; default: each engine's own, spark 4, others 0)")
+               "not counted; default: each engine's own, spark 5, others 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--dry-run", action="store_true",
                     help="print the plan and its estimate, run nothing")
 
+    cal = sub.add_parser("calibrate", help="measure the harness's own effect on wall time: "
+                         "each instrument on and off, interleaved, with intervals")
+    cal.add_argument("-w", "--workload", action="append", default=[],
+                     help="workload name (repeatable; default: csv-groupby, bag-logs)")
+    cal.add_argument("-e", "--engine", action="append", default=[],
+                     help="engine name (repeatable; default: dask-threads, dask-distributed, "
+                          "spark, those available)")
+    cal.add_argument("--size", default="small", help=f"one of {', '.join(config.SIZES)}")
+    cal.add_argument("--rounds", type=int, default=8,
+                     help="runs of each condition, interleaved (default: %(default)s)")
+    cal.add_argument("--timeout", type=float, default=config.DEFAULT_CELL_TIMEOUT_S,
+                     help="seconds one run may take before it is recorded as a timeout")
+    cal.add_argument("--report-dir", type=Path, help="where to render the report")
+    cal.add_argument("--no-report", action="store_true", help="skip rendering the report")
+
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
@@ -90,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "report": cmd_report}
+        commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
+                    "calibrate": cmd_calibrate, "report": cmd_report}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
@@ -201,7 +217,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(plan, args)
 
 
-def _run(plan: Plan, args: argparse.Namespace) -> int:
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from harness.calibration import DEFAULT_ENGINES, DEFAULT_WORKLOADS, calibration_plan
+    from harness.engines.base import EngineOptions
+    from harness.engines.registry import get_engine
+    from harness.workloads.registry import get_workload
+
+    workloads = list(dict.fromkeys(args.workload)) or list(DEFAULT_WORKLOADS)
+    for name in workloads:
+        get_workload(name)
+    if args.size not in config.SIZES:
+        raise UsageError(f"unknown size {args.size!r}; choose one of: {', '.join(config.SIZES)}")
+    if args.rounds < 6:
+        raise UsageError(f"--rounds must be at least 6 (the A/A control splits them in two "
+                         f"halves of 3), got {args.rounds}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
+    engines, notes = resolve_engines(args.engine)
+    if not args.engine:
+        engines = [e for e in DEFAULT_ENGINES if get_engine(e).unavailable_reason() is None]
+    _check_report_dir(args)
+    for note in notes if args.engine else []:
+        print(f"harness: {note}", file=sys.stderr)
+    plan = calibration_plan(workloads, engines, args.size, args.rounds, EngineOptions(),
+                            args.timeout)
+    return _run(plan, args, "calibrate")
+
+
+def _run(plan: Plan, args: argparse.Namespace, kind: str = "run") -> int:
     from harness import console
     from harness.execution.runner import run_plan
 
@@ -216,7 +259,7 @@ def _run(plan: Plan, args: argparse.Namespace) -> int:
         return INTERRUPTED
     console.print_summary(records)
     if not args.no_report:
-        _render(records, args.report_dir or config.reports_dir() / f"run-{plan.run_id}")
+        _render(records, args.report_dir or config.reports_dir() / f"{kind}-{plan.run_id}")
     err.print(f"records: {plan.out}")
     return exit_code(records)
 

@@ -96,9 +96,9 @@ class Engine(ABC):
         self.last_context = self.context()
         return self._call(body, inputs, self.last_context)
 
-    def quiesce(self) -> None:
+    def quiesce(self, new_workload: bool = False) -> None:
         """Collect garbage before a measured run, so it neither pays for nor is charged with
-        what earlier runs left behind."""
+        what earlier runs left behind; `new_workload` before a workload's cold run."""
         gc.collect()
 
     def settle(self) -> None:

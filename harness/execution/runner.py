@@ -55,6 +55,9 @@ class Plan:
     memory_budget_bytes: int | None = None
     # Warm-up runs per cell on every engine (--warmup); None: each engine's own warmup_runs.
     warmups: int | None = None
+    # `harness calibrate`: instruments off in each steady run, `rounds` runs per condition.
+    rotation: tuple[tuple[str, ...], ...] = ()
+    rounds: int = 1
 
     @classmethod
     def new(cls, workloads: list[str], engines: list[str], size: str, repeats: int,
@@ -80,7 +83,8 @@ class Plan:
         return SessionSpec(run_id=self.run_id, engine=engine, workloads=workloads,
                            size=self.size, repeats=self.repeats, options=self.options,
                            env=self.env, overrides=dict(self.overrides), sweep=self.sweep,
-                           warmups=warmups, warmup_rule=rule)
+                           warmups=warmups, warmup_rule=rule, rotation=self.rotation,
+                           rounds=self.rounds)
 
     def failed(self, spec: SessionSpec, name: str, first_repeat: int, status: str,
                error: str) -> list[Record]:

@@ -47,9 +47,10 @@ class SessionSpec:
     sweep: dict[str, Any] | None = None
     warmups: int = 0
     warmup_rule: str = WARMUP_RULE
-    # `harness calibrate`: the steady runs rotate through these sets of instruments switched
-    # off (an empty set: all on), so each set's runs interleave with the others'.
+    # `harness calibrate`: the instruments switched off in each steady run, in order (an empty
+    # tuple: all on), so the runs of every condition interleave with the others'.
     rotation: tuple[tuple[str, ...], ...] = ()
+    rounds: int = 1  # how many runs of each condition the rotation holds
 
     def params(self, workload: Workload[Any, Any]) -> dict[str, Any]:
         return workload.params(self.size, self.overrides)
@@ -63,7 +64,21 @@ class SessionSpec:
         """The instruments switched off for this run: none, outside a calibration."""
         if not self.rotation or self.phase(repeat) != "steady":
             return frozenset()
-        return frozenset(self.rotation[(repeat - 1 - self.warmups) % len(self.rotation)])
+        return frozenset(self.rotation[self._steady_index(repeat) % len(self.rotation)])
+
+    def _steady_index(self, repeat: int) -> int:
+        return repeat - 1 - self.warmups
+
+    def calibration(self, repeat: int) -> dict[str, Any] | None:
+        """The calibration tag of a run: what was off, and which round it belongs to (None
+        for the cold and warm-up runs, which have every instrument on)."""
+        if not self.rotation:
+            return None
+        if self.phase(repeat) != "steady":
+            return {"off": [], "round": None}
+        index = self._steady_index(repeat) % len(self.rotation)
+        per_round = len(self.rotation) // self.rounds
+        return {"off": sorted(self.instruments_off(repeat)), "round": index // per_round}
 
     def phase(self, repeat: int) -> str:
         if repeat == 0:
@@ -112,7 +127,7 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
     fields: dict[str, Any] = {
         "run_id": spec.run_id, "workload": workload, "engine": spec.engine, "size": spec.size,
         "params": params, "repeat": repeat, "env": spec.env, "sweep": spec.sweep,
-        "phase": spec.phase(repeat),
+        "phase": spec.phase(repeat), "calibration": spec.calibration(repeat),
         "warmup": {"runs": spec.warmups, "rule": spec.warmup_rule},
     }
     if engine is None:  # a run that never started: state what would have run
@@ -130,7 +145,7 @@ def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected:
     """
     outer = time.perf_counter()
     if "gc" not in off:
-        engine.quiesce()
+        engine.quiesce(new_workload=fields["repeat"] == 0)
     sampler = TreeSampler(probe) if "sampler" not in off else None
     try:
         with sampler or contextlib.nullcontext():
@@ -146,8 +161,6 @@ def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected:
     extra = workload.metrics(fields["params"], ctx) if workload.metrics else {}
     extra |= ctx.notes
     extra["harness_overhead_s"] = time.perf_counter() - outer - wall
-    if off:
-        extra["instruments_off"] = sorted(off)
     tree, tree_metrics = _tree_fields(sampler.result) if sampler is not None else ({}, {})
     return Record(
         status="ok" if check.ok else "mismatch",

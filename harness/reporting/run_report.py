@@ -38,7 +38,7 @@ HOW_TO_READ = (
     "Wall time is the compute of one run only: each engine is started once per session and its "
     "start-up is measured apart (see the start-up plot), so it is not inside any bar. Repeat 0 "
     "of each cell is the cold run (first touch of caches, imports, JIT and worker warm-up). "
-    "Engines that keep getting faster after it (Spark's JIT: 4 runs, measured) then run warm-up "
+    "Engines that keep getting faster after it (Spark's JIT: 5 runs, measured) then run warm-up "
     "runs, recorded and drawn in the warm-up plot but not counted. The warm figure is the median "
     "of the steady runs after those, the engine's steady state; when there is only one repeat "
     "the cold run stands in for it. Ratios compare an engine's warm median with the pandas "

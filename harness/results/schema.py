@@ -58,6 +58,9 @@ class Record:
     # Set on records written by `harness sweep`: {"name", "cell", "role", "axes",
     # "memory_budget_bytes", "cell_s"} (see harness/sweep/spec.py and run.py).
     sweep: dict[str, Any] | None = None
+    # Set on records written by `harness calibrate`: {"off": instruments switched off for this
+    # run, "round": its round}; the report compares each condition with all instruments on.
+    calibration: dict[str, Any] | None = None
     timestamp: str = field(default_factory=lambda: now_iso())
     schema_version: int = SCHEMA_VERSION
 
