@@ -12,6 +12,7 @@ import pytest
 
 from harness.catalogue import catalogue
 from harness.engines.base import EngineOptions
+from harness.engines.registry import get_engine
 from harness.execution.runner import Plan, run_plan
 from harness.results.schema import Record, read_records
 
@@ -178,3 +179,15 @@ def test_sink_receives_the_records_instead_of_the_file(tmp_path: Path) -> None:
     assert cells_of(received) == [("noop", 0), ("noop", 1)]
     assert [r.to_json() for r in received] == [r.to_json() for r in records]
     assert all(r.status == "ok" for r in received)
+
+
+@pytest.mark.slow
+def test_the_progress_total_counts_warm_ups_only_where_something_runs(tmp_path: Path) -> None:
+    """Spark warms up before counted runs; an unsupported pair on Spark runs nothing."""
+    plan = make_plan(tmp_path, ("custom-graph", "noop"), engine="spark", repeats=2)
+    advanced: list[int] = []
+    records = run_plan(plan, lambda text, n: advanced.append(n))
+    warmups = get_engine("spark").warmup_runs
+    assert plan.total_cells == len(records) == sum(advanced) == 2 + (2 + warmups)
+    assert [r.phase for r in records if r.workload == "noop"] == (
+        ["cold"] + ["warmup"] * warmups + ["steady"])

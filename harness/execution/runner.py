@@ -74,8 +74,10 @@ class Plan:
 
     @property
     def total_cells(self) -> int:
-        """Records the plan will write: every run of every workload on every engine."""
-        return sum(len(self.workloads) * self.spec(e, ()).runs for e in self.engines)
+        """Records the plan will write: every run of every workload on every engine (an
+        unsupported pair records only its counted runs: nothing warms up)."""
+        return sum(self.spec(e, ()).runs if _supported(w, e) else self.repeats
+                   for e in self.engines for w in self.workloads)
 
     def spec(self, engine: str, workloads: tuple[str, ...]) -> SessionSpec:
         """What one session of `engine` runs."""
@@ -123,6 +125,10 @@ def run_plan(plan: Plan, progress: ProgressFn, sink: Sink | None = None) -> list
             done = Session(plan, plan.spec(engine, tuple(supported)), keep, progress).run()
             supported = [w for w in supported if w not in done]
     return records
+
+
+def _supported(workload: str, engine: str) -> bool:
+    return get_workload(workload).unsupported_reason(engine, get_engine(engine).kind) is None
 
 
 def _split_supported(plan: Plan, engine: str) -> tuple[list[str], list[Record]]:

@@ -57,7 +57,8 @@ def repeats_text(frame: pd.DataFrame) -> str:
     dask-threads); 1 cold + 4 warm-up + 2 steady (spark)'."""
     keys = ["run_id", "workload", "size", "engine", "n_workers", "threads_per_worker"]
     shapes: dict[str, list[str]] = {}
-    for key, cell in frame.groupby(keys, dropna=False, sort=False):
+    ran = frame[frame["status"] != "unsupported"]  # refused pairs record counted runs only
+    for key, cell in ran.groupby(keys, dropna=False, sort=False):
         counts = cell["phase"].value_counts()
         parts = [f"{counts[p]} {word}" for p, word in
                  (("cold", "cold"), ("warmup", "warm-up"), ("steady", "steady")) if p in counts]
