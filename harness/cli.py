@@ -233,12 +233,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                          f"halves of 3), got {args.rounds}")
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
-    engines, notes = resolve_engines(args.engine)
-    if not args.engine:
-        engines = [e for e in DEFAULT_ENGINES if get_engine(e).unavailable_reason() is None]
+    # Named engines must be available; of the defaults, those this machine lacks are left out.
+    engines = (resolve_engines(args.engine)[0] if args.engine else
+               [e for e in DEFAULT_ENGINES if get_engine(e).unavailable_reason() is None])
     _check_report_dir(args)
-    for note in notes if args.engine else []:
-        print(f"harness: {note}", file=sys.stderr)
     plan = calibration_plan(workloads, engines, args.size, args.rounds, EngineOptions(),
                             args.timeout)
     return _run(plan, args, "calibrate")

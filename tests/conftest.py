@@ -105,3 +105,12 @@ def engine_by_name(request: pytest.FixtureRequest):
         return request.getfixturevalue(ENGINE_FIXTURES[name])
 
     return get
+
+
+@pytest.fixture
+def no_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No java on PATH and no JAVA_HOME: what a machine without Java looks like to Spark."""
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    monkeypatch.delenv("JAVA_HOME", raising=False)

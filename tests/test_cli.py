@@ -114,14 +114,6 @@ def test_list_text_names_every_workload_and_engine(capsys) -> None:
         assert name in out
 
 
-@pytest.fixture
-def no_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    empty_bin = tmp_path / "empty-bin"
-    empty_bin.mkdir()
-    monkeypatch.setenv("PATH", str(empty_bin))
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-
-
 def test_spark_without_java_explains_itself(no_java) -> None:
     reason = SparkEngine.unavailable_reason()
     assert reason is not None

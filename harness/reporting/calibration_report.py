@@ -66,12 +66,13 @@ def calibration_rows(records: list[Record]) -> pd.DataFrame:
     rows = []
     for (workload, lab, engine), runs in cells.items():
         on = [r for r in runs if not _off(r)]
-        groups = {name: [r for r in runs if _off(r) == [name]] for name in NAMES
-                  if name != "a/a"}
-        groups["a/a"] = [r for r in on if r.calibration and r.calibration["round"] % 2]
+        # (reference, compared) per row: each instrument off against all on; and all on in
+        # even rounds against all on in odd ones.
+        pairs = {name: (on, [r for r in runs if _off(r) == [name]]) for name in NAMES
+                 if name != "a/a"}
+        pairs["a/a"] = ([r for r in on if _round(r) % 2 == 0], [r for r in on if _round(r) % 2])
         base = {"workload": workload, "label": lab, "engine": engine}
-        for seed, (name, off) in enumerate(groups.items()):
-            reference = on if name != "a/a" else [r for r in on if r not in off]
+        for seed, (name, (reference, off)) in enumerate(pairs.items()):
             ratio, low, high = effect([r.wall_s or 0.0 for r in reference],
                                       [r.wall_s or 0.0 for r in off], seed)
             rows.append({**base, "instrument": name, "n_on": len(reference), "n_off": len(off),
@@ -83,6 +84,10 @@ def calibration_rows(records: list[Record]) -> pd.DataFrame:
 
 def _off(record: Record) -> list[str]:
     return list((record.calibration or {}).get("off", []))
+
+
+def _round(record: Record) -> int:
+    return int((record.calibration or {}).get("round") or 0)
 
 
 def _median(values: Sequence[float | None]) -> float:
