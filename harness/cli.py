@@ -41,11 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="workload name (repeatable; default: the quick suite)")
     run.add_argument("-e", "--engine", action="append", default=[],
                      help="engine name (repeatable; default: every available engine)")
-    run.add_argument("--size", default="small", help=f"one of {', '.join(config.SIZES)}")
+    run.add_argument("--suite", metavar="NAME_OR_FILE",
+                     help="a declared suite (nightly, or a path to a suite .toml): its "
+                          "workloads, engines, size and repeats")
+    run.add_argument("--size", help=f"one of {', '.join(config.SIZES)} (default: small, or the "
+                     "suite's)")
     run.add_argument("--workers", type=int, help="worker processes (default: logical cores)")
     run.add_argument("--threads", type=int, help="threads per worker")
-    run.add_argument("--repeat", type=int, default=config.DEFAULT_REPEAT,
-                     help="runs per cell that count, the first one cold (default: %(default)s)")
+    run.add_argument("--repeat", type=int,
+                     help="runs per cell that count, the first one cold (default: "
+                          f"{config.DEFAULT_REPEAT}, or the suite's)")
     run.add_argument("--warmup", type=int, metavar="N", help=WARMUP_HELP)
     run.add_argument("--timeout", type=float, default=config.DEFAULT_CELL_TIMEOUT_S,
                      help="seconds one run may take before it is recorded as a timeout")
@@ -176,6 +181,7 @@ def validate_run_args(
     from harness.engines.registry import get_engine, validate_options
     from harness.workloads.registry import QUICK_SUITE, get_workload
 
+    engine_names = _apply_suite(args)
     workloads = list(dict.fromkeys(args.workload)) or list(QUICK_SUITE)
     for name in workloads:
         get_workload(name)
@@ -191,8 +197,41 @@ def validate_run_args(
     options = EngineOptions(workers=args.workers, threads=args.threads,
                             dask_address=args.dask_address, spark_master=args.spark_master)
     validate_options(options)
-    engines, notes = resolve_engines(args.engine)
+    if engine_names:
+        engines, notes = _available(engine_names)
+    else:
+        engines, notes = resolve_engines(args.engine)
     return workloads, engines, options, notes
+
+
+def _apply_suite(args: argparse.Namespace) -> list[str]:
+    """Fill the run's flags from --suite (flags given beside it win); the suite's engines."""
+    if not args.suite:
+        args.size = args.size or "small"
+        args.repeat = config.DEFAULT_REPEAT if args.repeat is None else args.repeat
+        return []
+    from harness.suites.spec import load_suite
+
+    if args.workload or args.engine:
+        raise UsageError("--suite names its own workloads and engines; drop -w/-e, or copy "
+                         "the suite's .toml and edit it")
+    suite = load_suite(args.suite)
+    args.workload = list(suite.workloads)
+    args.size = args.size or suite.size
+    args.repeat = suite.repeat if args.repeat is None else args.repeat
+    args.warmup = suite.warmup if args.warmup is None else args.warmup
+    if args.timeout == config.DEFAULT_CELL_TIMEOUT_S:
+        args.timeout = suite.timeout_s
+    return list(suite.engines)
+
+
+def _available(names: list[str]) -> tuple[list[str], list[str]]:
+    """A suite's engines this machine can start, and a note for each it cannot."""
+    from harness.engines.registry import get_engine
+
+    reasons = {n: get_engine(n).unavailable_reason() for n in names}
+    return ([n for n, r in reasons.items() if not r],
+            [f"skipping {n}: {r}" for n, r in reasons.items() if r])
 
 
 def _writable_file(path: Path, flag: str) -> Path:
