@@ -1,5 +1,5 @@
 """What `harness list` shows, as data: workloads (and why not on some engines), engines (and
-why unavailable), sizes, the quick suite and the shipped sweeps."""
+why unavailable), sizes, the quick suite, the shipped suites and sweeps."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from harness import config
 from harness.engines.registry import ENGINES
+from harness.suites.spec import load_suite, suite_names
 from harness.sweep.spec import expand, load_sweep, sweep_names
 from harness.workloads.registry import QUICK_SUITE, WORKLOADS
 
@@ -26,7 +27,18 @@ def catalogue() -> dict[str, Any]:
             "sizes": {s: dict(p) for s, p in w.sizes.items()},
         }
     return {"workloads": workloads, "engines": engines, "sizes": config.SIZE_HELP,
-            "quick_suite": list(QUICK_SUITE), "sweeps": sweeps_catalogue()}
+            "quick_suite": list(QUICK_SUITE), "suites": suites_catalogue(),
+            "sweeps": sweeps_catalogue()}
+
+
+def suites_catalogue() -> dict[str, Any]:
+    """Each shipped suite (`harness run --suite NAME`): what it runs."""
+    out = {}
+    for name in suite_names():
+        spec = load_suite(name)
+        out[name] = {"title": spec.title, "size": spec.size, "repeat": spec.repeat,
+                     "workloads": list(spec.workloads), "engines": list(spec.engines)}
+    return out
 
 
 def sweeps_catalogue() -> dict[str, Any]:

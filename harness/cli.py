@@ -99,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--report-dir", type=Path, help="where to render the report")
     cal.add_argument("--no-report", action="store_true", help="skip rendering the report")
 
+    cmp = sub.add_parser("compare", help="is NEW worse than BASELINE? slower, more memory, "
+                         "failing, with statistics; exit 1 when it is")
+    cmp.add_argument("baseline", type=Path, help="baseline results: a .jsonl file or a folder")
+    cmp.add_argument("new", type=Path, help="new results: a .jsonl file or a folder")
+    cmp.add_argument("--factor", type=float, default=1.10,
+                     help="smallest ratio called a change (default: %(default)s, i.e. 10 %%)")
+    cmp.add_argument("--all", action="store_true", help="show every row, not only changes")
+    cmp.add_argument("--json", action="store_true",
+                     help='print {"verdict": ..., "rows": [...]} instead of the table')
+    cmp.add_argument("--md", type=Path, metavar="FILE",
+                     help="also write the verdict as Markdown (for a CI step summary)")
+    cmp.add_argument("--out", type=Path, metavar="DIR",
+                     help="also render a report with a plot of every cell's ratio")
+
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
@@ -111,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
-                    "calibrate": cmd_calibrate, "report": cmd_report}
+                    "calibrate": cmd_calibrate, "report": cmd_report,
+                    "compare": cmd_compare}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
@@ -141,6 +156,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, e in cat["engines"].items():
         state = "available" if e["available"] else f"unavailable: {e['reason']}"
         print(f"  {name:<16} {e['description']} [{state}]")
+    print("Suites (harness run --suite NAME):")
+    for name, suite in cat["suites"].items():
+        print(f"  {name:<18} {suite['title']}")
+        print(f"  {'':<18} {len(suite['workloads'])} workloads x {len(suite['engines'])} engines "
+              f"at {suite['size']}, {suite['repeat']} counted runs: "
+              f"{', '.join(suite['workloads'])}")
     print("Sweeps (harness sweep NAME):")
     for name, sw in cat["sweeps"].items():
         print(f"  {name:<18} {sw['title']} ({sw['cells']} cells at {sw['size']})")
@@ -236,7 +257,7 @@ def _available(names: list[str]) -> tuple[list[str], list[str]]:
 
 def _writable_file(path: Path, flag: str) -> Path:
     if path.exists() and path.is_dir():
-        raise UsageError(f"{flag} {path} is a directory; give a .jsonl file path")
+        raise UsageError(f"{flag} {path} is a directory; give a file path")
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not os.access(parent, os.W_OK):
         raise UsageError(f"{flag} {path}: directory {parent} is not writable; choose another path")
@@ -401,3 +422,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = render_report(records, out_dir, graphs=not args.no_graphs)
     print(f"report: {out / 'report.html'}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.judge.compare import compare_paths
+    from harness.judge.render import comparison_json
+    from harness.reporting.compare_report import write_markdown
+
+    if args.md:
+        _writable_file(args.md, "--md")
+    if args.out:
+        from harness.reporting.output import check_report_dir
+
+        check_report_dir(args.out.absolute())
+    comparison = compare_paths([args.baseline], [args.new], factor=args.factor)
+    if args.json:
+        print(json.dumps(comparison_json(comparison), indent=2, allow_nan=False))
+    else:
+        from harness import console
+
+        console.print_comparison(comparison, args.all)
+    if args.md:
+        write_markdown(comparison, args.md)
+    if args.out:
+        from harness.reporting.compare_report import build_compare_report
+        from harness.reporting.output import write_report
+
+        path = write_report(build_compare_report(comparison), args.out)
+        print(f"report: {path / 'report.html'}", file=sys.stderr)
+    return comparison.exit_code

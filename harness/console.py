@@ -7,11 +7,13 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness.execution.runner import ProgressFn
 from harness.fmt import fmt_bytes, fmt_count, fmt_gib, fmt_seconds
+from harness.judge.compare import Comparison
 from harness.reporting.summary import display_table, summarize, summarize_group, tidy
 from harness.results.schema import Record
 from harness.sweep.plan import SweepPlan
@@ -68,6 +70,31 @@ def print_sweep_summary(records: list[Record]) -> None:
         table.add_row(workload, engine, axes, str(row["status"]), fmt_seconds(row["best_s"]),
                       fmt_count(row["n_tasks"]), fmt_bytes(row["peak_tree_bytes"]))
     Console(file=sys.stdout, width=200).print(table)
+
+
+def print_comparison(comparison: Comparison, every: bool) -> None:
+    """The compare verdict on stdout: environment diff and warnings first, then the rows."""
+    from harness.judge import render
+
+    out = Console(file=sys.stdout, width=200)
+    out.print("[bold]Environment differences:[/bold]")
+    for line in render.env_lines(comparison):
+        out.print(f"  {line}", markup=False, highlight=False)
+    for warning in comparison.warnings:
+        out.print(f"[bold red]warning:[/bold red] {escape(warning)}")
+    rows = render.ordered(comparison, every)
+    if rows:
+        table = Table(title="harness compare: new ÷ baseline, medians" +
+                      ("" if every else " (changed rows; --all for every row)"))
+        for col in render.COLUMNS:
+            table.add_column(col, justify="left" if col in ("cell", "metric", "change",
+                                                            "verdict", "note") else "right")
+        for row in render.table_rows(rows):
+            table.add_row(*(escape(row[c]) for c in render.COLUMNS))
+        out.print(table)
+    for line in render.geomean_lines(comparison) + render.noise_lines(comparison):
+        out.print(f"  {line}", markup=False, highlight=False)
+    out.print(render.headline(comparison), markup=False, highlight=False)
 
 
 def plan_lines(plan: SweepPlan) -> list[str]:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from harness.fmt import fmt_seconds
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
@@ -21,27 +20,16 @@ from harness.reporting.environment import machine_footer
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
 from harness.reporting.run_rows import label
 from harness.results.schema import Record
+from harness.stats import ratio_interval
 
 CONFIDENCE = 0.95
-RESAMPLES = 9999
 NAMES = {"sampler": "memory probe", "gc": "GC before the run", "probes": "measures after the run",
          "a/a": "A/A control (all on vs all on)"}
 
 
-def _median_ratio(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(a, axis=axis) / np.median(b, axis=axis)
-
-
 def effect(on: Sequence[float], off: Sequence[float], seed: int = 0) -> tuple[float, float, float]:
     """median(on) / median(off) and its bootstrap interval; NaNs with fewer than 3 a side."""
-    a, b = np.asarray(on, dtype=float), np.asarray(off, dtype=float)
-    if len(a) < 3 or len(b) < 3:
-        return float("nan"), float("nan"), float("nan")
-    res = stats.bootstrap((a, b), _median_ratio, n_resamples=RESAMPLES, vectorized=True,
-                          confidence_level=CONFIDENCE, method="percentile",
-                          random_state=np.random.default_rng(seed))
-    ci = res.confidence_interval
-    return float(_median_ratio(a, b)), float(ci.low), float(ci.high)
+    return ratio_interval(off, on, CONFIDENCE, seed)
 
 
 def verdict(ratio: float, low: float, high: float) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 import psutil
 
-LIBRARIES = ("python", "dask", "distributed", "pandas", "numpy", "pyarrow", "pyspark")
+LIBRARIES = ("python", "dask", "distributed", "pandas", "numpy", "pyarrow", "pyspark", "scipy",
+             "scikit-learn", "dask-ml")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

@@ -1,0 +1,101 @@
+"""The compare report: the verdict, what moved in the environment, every change, and a plot of
+every cell's ratio with its interval against the threshold band."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from harness.judge.compare import CONFIDENCE, Comparison, Row
+from harness.judge.render import (
+    COLUMNS,
+    env_lines,
+    geomean_lines,
+    headline,
+    noise_lines,
+    ordered,
+    table_rows,
+)
+from harness.judge.words import METRIC_TITLES, cell_text
+from harness.reporting.document import Bullets, Heading, Para, Report, Table
+from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
+from harness.reporting.writers import to_markdown
+
+PLOTTED = ("warm_wall", "peak_tree_rss")
+
+
+def build_compare_report(comparison: Comparison, figures: bool = True) -> Report:
+    report = Report()
+    report.add(Heading(1, "harness compare: is the new run worse than the baseline?"),
+               Para(headline(comparison)),
+               Para(f"Baseline runs: {', '.join(comparison.baseline_runs)}. New runs: "
+                    f"{', '.join(comparison.new_runs)}. Ratio = median(new) / median(baseline);"
+                    f" intervals are {CONFIDENCE:.0%} bootstrap intervals of that ratio."))
+    if comparison.warnings:
+        report.add(Heading(2, "Warnings"), Bullets(tuple(comparison.warnings)))
+    report.add(Heading(2, "What differs in the environment"), Bullets(tuple(env_lines(comparison))))
+    changed = ordered(comparison, every=False)
+    report.add(Heading(2, "Changes"))
+    report.add(Table(_frame(changed)) if changed else Para("No cell changed on any metric."))
+    summary = geomean_lines(comparison) + noise_lines(comparison)
+    if summary:
+        report.add(Heading(2, "Per engine"), Bullets(tuple(summary)))
+    if figures:
+        for metric in PLOTTED:
+            report.figure(f"compare-{metric}.png", ratio_figure(comparison, metric),
+                          f"ratio of {METRIC_TITLES[metric]} per cell with its interval")
+    report.add(Heading(2, "Every row"), Table(_frame(ordered(comparison, every=True))))
+    return report
+
+
+def _frame(rows: list[Row]) -> pd.DataFrame:
+    return pd.DataFrame(table_rows(rows), columns=list(COLUMNS))
+
+
+def ratio_figure(comparison: Comparison, metric: str) -> Figure | None:
+    """Every cell's ratio on the metric with its interval, log scale, the threshold shaded."""
+    rows = [r for r in comparison.rows if r.metric == metric and r.ratio]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (r.key[1], r.key[0]))
+    title = f"{METRIC_TITLES[metric]}: new ÷ baseline per cell"
+    footer = (f"{CONFIDENCE:.0%} bootstrap intervals; shaded: within ±{comparison.factor - 1:.0%}"
+              f" (--factor {comparison.factor:g}); filled marker: significant at p < "
+              f"{comparison.alpha:g}")
+    fig, (ax,) = titled_figure(title, footer, (WIDTH_IN, 1.4 + 0.26 * len(rows)))
+    ys = np.arange(len(rows))[::-1]
+    for y, row in zip(ys, rows, strict=True):
+        _point(ax, y, row)
+    ax.axvspan(1 / comparison.factor, comparison.factor, color="#dddddd", alpha=0.6, lw=0)
+    ax.axvline(1.0, color="black", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.set_yticks(ys, [cell_text(r) for r in rows], fontsize=7)
+    ax.set_xlabel("ratio (log scale): right of 1 is slower / more memory")
+    ax.grid(axis="x", alpha=0.3, which="both")
+    return fig
+
+
+def _point(ax: Axes, y: float, row: Row) -> None:
+    color = ENGINE_COLORS.get(row.key[1], "#333333")
+    s = row.shift
+    assert s is not None
+    has_ci = not (math.isnan(s.low) or math.isnan(s.high))
+    xerr = [[s.ratio - s.low], [s.high - s.ratio]] if has_ci else None
+    ax.errorbar(s.ratio, y, xerr=xerr, fmt="o", color=color, capsize=2,
+                markerfacecolor=color if row.significant else "white")
+
+
+def write_markdown(comparison: Comparison, path: Path) -> None:
+    """The report without its plots as one Markdown file (a CI step summary shows no PNGs),
+    written whole: to a temporary sibling, then renamed."""
+    text = to_markdown(build_compare_report(comparison, figures=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,112 @@
+"""The statistics every verdict uses: a bootstrap interval of a ratio of medians, and the exact
+Mann-Whitney U test. Both from scipy; nothing here is hand-rolled distribution code.
+
+Medians, not means: one slow run (a GC pause, a neighbour on the machine) moves a mean far
+more than a median, and the harness's samples are few.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+RESAMPLES = 9999
+
+
+def _median_ratio(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(b, axis=axis) / np.median(a, axis=axis)
+
+
+def ratio_interval(base: Sequence[float], new: Sequence[float], confidence: float,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """median(new) / median(base) and its percentile-bootstrap interval (NaNs with fewer than
+    3 samples a side, where a bootstrap only reshuffles the same two or three values)."""
+    a, b = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    if len(a) < 3 or len(b) < 3 or np.median(a) <= 0:
+        return float("nan"), float("nan"), float("nan")
+    ratio = float(_median_ratio(a, b))
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return ratio, ratio, ratio  # no spread at all: every resample gives the same ratio
+    # A resample of mostly zeros (CPU time of a sleeping task) has a zero median: its ratio is
+    # inf and scipy warns; an interval that is not finite is no interval.
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap((a, b), _median_ratio, n_resamples=RESAMPLES, vectorized=True,
+                              confidence_level=confidence, method="percentile",
+                              random_state=np.random.default_rng(seed))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return ratio, float("nan"), float("nan")
+    return ratio, low, high
+
+
+def mann_whitney_p(base: Sequence[float], new: Sequence[float]) -> float:
+    """Two-sided p of the Mann-Whitney U test; exact without ties, else the normal
+    approximation scipy picks (NaN with fewer than 2 a side)."""
+    if len(base) < 2 or len(new) < 2:
+        return float("nan")
+    if np.ptp(np.concatenate([base, new])) == 0:
+        return 1.0  # every value equal: nothing to tell apart
+    return float(stats.mannwhitneyu(new, base, alternative="two-sided", method="auto").pvalue)
+
+
+def min_samples(alpha: float) -> int:
+    """The fewest samples a side with which the exact two-sided test can reach p < alpha: the
+    smallest p it can give, complete separation, is 2 / C(2n, n). At 0.002 that is 7 (6 a side
+    gives at best 2/924 = 0.00216)."""
+    n = 1
+    while 2 / math.comb(2 * n, n) >= alpha:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class Shift:
+    """How `new` differs from `base`: ratio of medians, its interval, the test's p."""
+
+    ratio: float
+    low: float
+    high: float
+    p: float
+    n_base: int
+    n_new: int
+
+    @property
+    def resolution(self) -> float:
+        """Half the interval's width, relative to the ratio: changes smaller than this are
+        inside the noise of this comparison (NaN without an interval)."""
+        if not (self.low > 0 and self.high > 0):
+            return float("nan")
+        return max(self.high / self.ratio, self.ratio / self.low) - 1
+
+
+def shift(base: Sequence[float], new: Sequence[float], confidence: float,
+          seed: int = 0) -> Shift:
+    ratio, low, high = ratio_interval(base, new, confidence, seed)
+    if math.isnan(ratio) and len(base) and len(new) and np.median(base) > 0:
+        ratio = float(np.median(new) / np.median(base))
+    return Shift(ratio, low, high, mann_whitney_p(base, new), len(base), len(new))
+
+
+MIN_RUNS = 3
+
+
+def run_to_run_bound(run_medians: Sequence[float], new_runs: int, confidence: float) -> float:
+    """How far the median of `new_runs` fresh runs may stray from the baseline's runs by chance
+    alone, as a ratio above 1: the one-sided prediction bound of a normal model of log run
+    medians, with Student's t for the few runs it is estimated from. NaN below MIN_RUNS runs.
+
+    Repeats within one run share its engine session, its memory layout and the machine's mood
+    of that minute, so they understate how much two runs differ; only runs measure that.
+    """
+    k = len(run_medians)
+    if k < MIN_RUNS or min(run_medians) <= 0 or new_runs < 1:
+        return float("nan")
+    spread = float(np.std(np.log(run_medians), ddof=1))
+    t = float(stats.t.ppf(confidence, k - 1))
+    return math.exp(t * spread * math.sqrt(1 / new_runs + 1 / k))
