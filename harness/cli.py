@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("baseline", type=Path, help="baseline results: a .jsonl file or a folder")
     cmp.add_argument("new", type=Path, help="new results: a .jsonl file or a folder")
     cmp.add_argument("--factor", type=float, default=1.10,
-                     help="smallest ratio called a change (default: %(default)s, i.e. 10 %%)")
+                     help="smallest ratio called a change (default: %(default)s, i.e. 10 %%; peak "
+                          "memory is judged at no less than 1.25, cold runs and start-up at 1.5)")
     cmp.add_argument("--all", action="store_true", help="show every row, not only changes")
     cmp.add_argument("--json", action="store_true",
                      help='print {"verdict": ..., "rows": [...]} instead of the table')

@@ -104,7 +104,8 @@ class Comparison:
     need: int
     baseline_runs: list[str]
     new_runs: list[str]
-    notes: list[str] = field(default_factory=list)
+    # One record of each run on either side: what the report's footer names the machine by.
+    examples: list[Record] = field(default_factory=list)
 
     @property
     def worse(self) -> list[Row]:
@@ -166,7 +167,8 @@ def compare(baseline: list[Record], new: list[Record], factor: float = DEFAULT_F
     warnings = [w for w in (machine_warning(env),) if w]
     warnings += _sample_warnings(rows, need)
     return Comparison(rows=rows, env=env, warnings=warnings, factor=factor, alpha=alpha,
-                      need=need, baseline_runs=_runs(baseline), new_runs=_runs(new))
+                      need=need, baseline_runs=_runs(baseline), new_runs=_runs(new),
+                      examples=list({r.run_id: r for r in baseline + new}.values()))
 
 
 def _runs(records: list[Record]) -> list[str]:

@@ -49,8 +49,9 @@ def headline(comparison: Comparison) -> str:
     parts = ", ".join(f"{counts[v]} {v}" for v in ORDER if counts.get(v) and v != "same")
     verdict = {"worse": "WORSE", "better": "better", "same": "no change"}[comparison.verdict]
     return (f"verdict: {verdict} ({parts or 'nothing changed'}; {counts.get('same', 0)} same) "
-            f"- a change is called when p < {comparison.alpha:g} (Mann-Whitney, >= "
-            f"{comparison.need} runs a side) and the ratio passes {comparison.factor:.2f}x")
+            f"- a change is called when the ratio passes {comparison.factor:.2f}x, p < "
+            f"{comparison.alpha:g} within the runs (Mann-Whitney, >= {comparison.need} a side) "
+            "and it passes the cell's run-to-run noise (>= 3 baseline runs)")
 
 
 def geomean_lines(comparison: Comparison) -> list[str]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from harness.judge.compare import CONFIDENCE, Comparison, Row
 from harness.judge.render import (
@@ -22,12 +23,15 @@ from harness.judge.render import (
     ordered,
     table_rows,
 )
+from harness.judge.sides import METRICS
 from harness.judge.words import METRIC_TITLES, cell_text
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
+from harness.reporting.environment import machine_footer
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
 from harness.reporting.writers import to_markdown
 
 PLOTTED = ("warm_wall", "peak_tree_rss")
+TICKS = (0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 4.0)
 
 
 def build_compare_report(comparison: Comparison, figures: bool = True) -> Report:
@@ -65,16 +69,21 @@ def ratio_figure(comparison: Comparison, metric: str) -> Figure | None:
         return None
     rows.sort(key=lambda r: (r.key[1], r.key[0]))
     title = f"{METRIC_TITLES[metric]}: new ÷ baseline per cell"
-    footer = (f"{CONFIDENCE:.0%} bootstrap intervals; shaded: within ±{comparison.factor - 1:.0%}"
-              f" (--factor {comparison.factor:g}); filled marker: significant at p < "
-              f"{comparison.alpha:g}")
-    fig, (ax,) = titled_figure(title, footer, (WIDTH_IN, 1.4 + 0.26 * len(rows)))
+    threshold = max(comparison.factor, next(m.min_factor for m in METRICS if m.name == metric))
+    footer = (f"{CONFIDENCE:.0%} bootstrap intervals; shaded: within ±{threshold - 1:.0%}, the "
+              "threshold; grey ticks: the run-to-run noise bound from the baseline's runs; "
+              "filled: a called change\n" + machine_footer(comparison.examples))
+    fig, (ax,) = titled_figure(title, footer, (WIDTH_IN, 1.8 + 0.26 * len(rows)))
     ys = np.arange(len(rows))[::-1]
     for y, row in zip(ys, rows, strict=True):
         _point(ax, y, row)
-    ax.axvspan(1 / comparison.factor, comparison.factor, color="#dddddd", alpha=0.6, lw=0)
+    ax.axvspan(1 / threshold, threshold, color="#dddddd", alpha=0.6, lw=0)
     ax.axvline(1.0, color="black", lw=1, ls="--")
     ax.set_xscale("log")
+    # Ratios, not powers of ten: a log axis spanning 0.8-1.3 would otherwise read "9x10^-1".
+    ax.xaxis.set_major_locator(FixedLocator(TICKS))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(ys, [cell_text(r) for r in rows], fontsize=7)
     ax.set_xlabel("ratio (log scale): right of 1 is slower / more memory")
     ax.grid(axis="x", alpha=0.3, which="both")
@@ -89,6 +98,8 @@ def _point(ax: Axes, y: float, row: Row) -> None:
     xerr = [[s.ratio - s.low], [s.high - s.ratio]] if has_ci else None
     ax.errorbar(s.ratio, y, xerr=xerr, fmt="o", color=color, capsize=2,
                 markerfacecolor=color if row.significant else "white")
+    if not math.isnan(row.noise):
+        ax.plot([1 / row.noise, row.noise], [y, y], "|", color="#777777", markersize=9)
 
 
 def write_markdown(comparison: Comparison, path: Path) -> None:
