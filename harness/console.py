@@ -79,7 +79,7 @@ def print_comparison(comparison: Comparison, every: bool) -> None:
     out = Console(file=sys.stdout, width=200)
     out.print("[bold]Environment differences:[/bold]")
     for line in render.env_lines(comparison):
-        out.print(f"  {line}", markup=False, highlight=False)
+        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     for warning in comparison.warnings:
         out.print(f"[bold red]warning:[/bold red] {escape(warning)}")
     rows = render.ordered(comparison, every)
@@ -93,8 +93,8 @@ def print_comparison(comparison: Comparison, every: bool) -> None:
             table.add_row(*(escape(row[c]) for c in render.COLUMNS))
         out.print(table)
     for line in render.geomean_lines(comparison) + render.noise_lines(comparison):
-        out.print(f"  {line}", markup=False, highlight=False)
-    out.print(render.headline(comparison), markup=False, highlight=False)
+        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    out.print(render.headline(comparison), markup=False, highlight=False, soft_wrap=True)
 
 
 def plan_lines(plan: SweepPlan) -> list[str]:
