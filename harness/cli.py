@@ -221,6 +221,9 @@ def validate_run_args(
     validate_options(options)
     if engine_names:
         engines, notes = _available(engine_names)
+        if not engines:
+            raise UsageError(f"no engine of suite {args.suite} can start here ("
+                             + "; ".join(n.removeprefix("skipping ") for n in notes) + ")")
     else:
         engines, notes = resolve_engines(args.engine)
     return workloads, engines, options, notes
@@ -430,12 +433,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.judge.render import comparison_json
     from harness.reporting.compare_report import write_markdown
 
-    if args.md:
-        _writable_file(args.md, "--md")
-    if args.out:
-        from harness.reporting.output import check_report_dir
-
-        check_report_dir(args.out.absolute())
+    _check_compare_outputs(args)
     comparison = compare_paths([args.baseline], [args.new], factor=args.factor)
     if args.json:
         print(json.dumps(comparison_json(comparison), indent=2, allow_nan=False))
@@ -443,12 +441,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from harness import console
 
         console.print_comparison(comparison, args.all)
-    if args.md:
-        write_markdown(comparison, args.md)
     if args.out:
         from harness.reporting.compare_report import build_compare_report
         from harness.reporting.output import write_report
 
         path = write_report(build_compare_report(comparison), args.out)
         print(f"report: {path / 'report.html'}", file=sys.stderr)
+    if args.md:
+        write_markdown(comparison, args.md)
     return comparison.exit_code
+
+
+def _check_compare_outputs(args: argparse.Namespace) -> None:
+    """--md and --out must be writable, and apart: the report replaces its folder whole."""
+    from harness.reporting.output import check_report_dir
+
+    if args.md:
+        _writable_file(args.md, "--md")
+        _creatable(args.md.parent, "--md")
+    if args.out:
+        check_report_dir(args.out.absolute())
+        _creatable(args.out.absolute().parent, "--out")
+    if args.md and args.out and args.out.absolute() in args.md.absolute().parents:
+        raise UsageError(f"--md {args.md} is inside --out {args.out}, which the report "
+                         "replaces whole; write the Markdown elsewhere")
+    if args.md and args.out and args.md.absolute() == args.out.absolute():
+        raise UsageError("--md and --out name the same path; give each its own")
+
+
+def _creatable(directory: Path, flag: str) -> None:
+    """The nearest existing ancestor must be a directory this user can write into."""
+    existing = directory.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UsageError(f"{flag}: cannot create files under {directory} ({existing} is not a "
+                         "writable directory); choose another path")

@@ -149,8 +149,10 @@ def test_a_wrong_answer_after_a_right_one_is_failing_and_the_reverse_fixed(
 def test_unmatched_cells_are_new_and_gone(sides: dict[str, list[Record]]) -> None:
     pandas = [r for r in sides["base"] if r.engine == "pandas"]
     threads = [r for r in sides["base"] if r.engine == "dask-threads"]
-    result = compare(pandas + threads, pandas + [dataclasses.replace(r, workload="other")
-                                                 for r in threads])
+    again = [r for r in sides["again"] if r.engine == "pandas"]
+    result = compare(pandas + threads, again + [dataclasses.replace(r, workload="other")
+                                                for r in sides["again"]
+                                                if r.engine == "dask-threads"])
     presence = {(r.key[0], r.key[1]): r.verdict for r in result.rows if r.metric == "presence"}
     assert presence == {(WORKLOAD, "dask-threads"): "gone", ("other", "dask-threads"): "new"}
 
@@ -185,7 +187,7 @@ def _bad(tmp_path: Path, case: str, good: Path) -> list[str]:
                                   "schema_version": 99}) + "\n")
     other = tmp_path / "other.jsonl"
     other.write_text("".join(
-        json.dumps({**json.loads(line), "workload": "csv-groupby"}) + "\n"
+        json.dumps({**json.loads(line), "workload": "csv-groupby", "run_id": "other"}) + "\n"
         for line in good.read_text().splitlines()))
     return {"missing": [str(tmp_path / "nope.jsonl"), str(good)],
             "empty": [str(empty), str(good)],
@@ -217,3 +219,46 @@ def test_a_folder_side_reads_every_results_file(sides: dict[str, list[Record]],
     write(folder, "one", [r for r in sides["base"] if r.engine == "pandas"])
     write(folder, "two", [r for r in sides["base"] if r.engine == "dask-threads"])
     assert main(["compare", str(folder), str(write(tmp_path, "again", sides["again"]))]) == 0
+
+
+def test_a_cell_the_engine_now_refuses_is_gone_not_fixed(sides: dict[str, list[Record]]) -> None:
+    pandas = [r for r in sides["base"] if r.engine == "pandas" and r.run_id == "base0"]
+    broken = [dataclasses.replace(r, status="error", error="boom", run_id="broken")
+              for r in pandas]
+    refused = [dataclasses.replace(r, status="unsupported", error="not on this engine",
+                                   wall_s=None, run_id="refused") for r in pandas]
+    for before, verdict in ((pandas, "gone"), (broken, "gone")):
+        result = compare(before, refused)
+        (row,) = [r for r in result.rows if r.metric == "status"]
+        assert (row.verdict, row.new) == (verdict, "unsupported")
+        assert result.verdict != "better"
+    (row,) = [r for r in compare(refused, broken).rows if r.metric == "status"]
+    assert row.verdict == "new"
+
+
+def test_over_memory_after_ok_is_failing(sides: dict[str, list[Record]]) -> None:
+    pandas = [r for r in sides["base"] if r.engine == "pandas" and r.run_id == "base0"]
+    over = [dataclasses.replace(r, status="over-memory", run_id="over") for r in pandas]
+    assert compare(pandas, over).exit_code == 1
+
+
+def test_the_new_run_is_left_out_of_a_baseline_that_holds_it(
+        sides: dict[str, list[Record]]) -> None:
+    result = compare(sides["base"] + sides["again"], sides["again"])
+    assert any("left out of the baseline" in w for w in result.warnings)
+    assert result.baseline_runs == ["base0", "base1", "base2"]
+
+
+def test_md_inside_out_is_refused_before_anything_is_written(
+        sides: dict[str, list[Record]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    base = write(tmp_path, "base", sides["base"])
+    out = tmp_path / "report"
+    assert main(["compare", str(base), str(base), "--out", str(out), "--md",
+                 str(out / "summary.md")]) == 2
+    assert not out.exists() and capsys.readouterr().out == ""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["compare", str(base), str(base), "--md", str(blocker / "x" / "s.md")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "not a writable directory" in line

@@ -59,3 +59,11 @@ def test_run_suite_runs_the_files_cells_and_flags_override_it(tmp_path: Path) ->
     assert {(r.workload, r.engine, r.size) for r in records} == {("delayed-sleep", "pandas",
                                                                    "tiny")}
     assert [r.phase for r in records] == ["cold", "steady"]
+
+
+def test_a_suite_whose_engines_cannot_start_is_refused(
+        no_java: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = _suite(tmp_path, 'workloads = ["delayed-sleep"]\nengines = ["spark"]\n')
+    assert main(["run", "--suite", str(suite), "--no-report"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "no engine of suite" in line and "spark" in line

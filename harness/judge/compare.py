@@ -40,6 +40,9 @@ SINGLE_CONFIDENCE = 0.999
 VERDICTS = ("slower", "faster", "same", "failing", "fixed", "new", "gone", "unconfirmed")
 # What makes the comparison fail (exit 1), in the verdict of a gating metric or of status.
 WORSE = frozenset({"slower", "failing"})
+# A cell stopped at a sweep's memory budget used to fit and no longer does: that is a
+# regression for a comparison, though a sweep run does not exit 1 for it.
+JUDGED_FAILURES = FAILURES | {"over-memory"}
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,8 @@ def _num(value: float) -> float | None:
 
 
 def _params(text: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(text)
-    return value
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass
@@ -151,6 +154,7 @@ def compare_paths(baseline: list[Path], new: list[Path], factor: float = DEFAULT
 def compare(baseline: list[Record], new: list[Record], factor: float = DEFAULT_FACTOR,
             alpha: float = DEFAULT_ALPHA) -> Comparison:
     """The verdict on `new` against `baseline`; no cell in common is a UsageError."""
+    baseline, shared = _without_shared_runs(baseline, new)
     a, b = by_cell(baseline), by_cell(new)
     common = [k for k in a if k in b]
     if not common:
@@ -165,10 +169,26 @@ def compare(baseline: list[Record], new: list[Record], factor: float = DEFAULT_F
     rows += [Row(k, "presence", "new") for k in b if k not in a]
     env = env_changes(baseline, new)
     warnings = [w for w in (machine_warning(env),) if w]
+    if shared:
+        warnings.append(f"{len(shared)} run(s) on both sides ({', '.join(shared)}) were left "
+                        "out of the baseline: a run compared with itself proves nothing")
     warnings += _sample_warnings(rows, need)
     return Comparison(rows=rows, env=env, warnings=warnings, factor=factor, alpha=alpha,
                       need=need, baseline_runs=_runs(baseline), new_runs=_runs(new),
                       examples=list({r.run_id: r for r in baseline + new}.values()))
+
+
+def _without_shared_runs(baseline: list[Record],
+                         new: list[Record]) -> tuple[list[Record], list[str]]:
+    """The baseline without the new side's runs (`compare nights/ nights/tonight.jsonl`)."""
+    shared = sorted(set(_runs(baseline)) & set(_runs(new)))
+    if not shared:
+        return baseline, []
+    rest = [r for r in baseline if r.run_id not in shared]
+    if not rest:
+        raise UsageError("both sides hold the same runs; give the baseline runs of another "
+                         "night (or folder) than the new one")
+    return rest, shared
 
 
 def _runs(records: list[Record]) -> list[str]:
@@ -198,12 +218,18 @@ def cell_rows(key: CellKey, base: list[Record], new: list[Record], factor: float
 
 
 def _status_row(key: CellKey, base: list[Record], new: list[Record]) -> Row | None:
-    """failing: the baseline ran ok and the new side did not; fixed: the reverse."""
-    sa = worst_status(r.status for r in base if r.status != "unsupported")
-    sb = worst_status(r.status for r in new if r.status != "unsupported")
-    if all(r.status == "unsupported" for r in base + new):
+    """failing: the baseline ran ok and the new side did not; fixed: the reverse. A side
+    where the engine refused the cell (unsupported) has no runs to judge: the cell is new or
+    gone there, never fixed or failing by omission."""
+    sa, sb = _side_status(base), _side_status(new)
+    if sa == sb == "unsupported":
         return None
-    failed_a, failed_b = sa in FAILURES, sb in FAILURES
+    if "unsupported" in (sa, sb):
+        refused = sb == "unsupported"
+        return Row(key, "status", "gone" if refused else "new", baseline=sa, new=sb,
+                   note=("now unsupported: " if refused else "was unsupported: ")
+                   + _first_error(new if refused else base))
+    failed_a, failed_b = sa in JUDGED_FAILURES, sb in JUDGED_FAILURES
     if failed_b and not failed_a:
         verdict = "failing"
     elif failed_a and not failed_b:
@@ -216,8 +242,18 @@ def _status_row(key: CellKey, base: list[Record], new: list[Record]) -> Row | No
     return Row(key, "status", verdict, baseline=sa, new=sb, note=note)
 
 
+def _side_status(records: list[Record]) -> str:
+    """The worst status of the runs; 'unsupported' only when the engine refused them all."""
+    ran = [r.status for r in records if r.status != "unsupported"]
+    return worst_status(ran) if ran else "unsupported"
+
+
+def _first_error(records: list[Record]) -> str:
+    return next(((r.error or "").splitlines()[0][:160] for r in records if r.error), "")
+
+
 def _status_note(records: list[Record]) -> str:
-    bad = [r for r in records if r.status in FAILURES]
+    bad = [r for r in records if r.status in JUDGED_FAILURES]
     first = bad[0]
     detail = (first.error or "").splitlines()[0][:160] if first.error else ""
     return f"{len(bad)} of {len(records)} runs {first.status}" + (f": {detail}" if detail else "")

@@ -56,7 +56,7 @@ def _diff(label: str, baseline: list[dict[str, Any]], new: list[dict[str, Any]])
 
 def env_changes(baseline: list[Record], new: list[Record]) -> list[EnvChange]:
     """Every env field, and every engine's configuration, whose values differ between sides."""
-    changes = _diff("", [flat(r.env) for r in baseline], [flat(r.env) for r in new])
+    changes = _diff("", [flat(r.env or {}) for r in baseline], [flat(r.env or {}) for r in new])
     for engine in dict.fromkeys(r.engine for r in baseline + new):
         changes += _config_changes(engine, [r for r in baseline if r.engine == engine],
                                    [r for r in new if r.engine == engine])
@@ -66,13 +66,15 @@ def env_changes(baseline: list[Record], new: list[Record]) -> list[EnvChange]:
 def _config_changes(engine: str, baseline: list[Record], new: list[Record]) -> list[EnvChange]:
     if not baseline or not new:
         return []
-    return _diff(f"{engine} ", [flat(r.engine_config) for r in baseline],
-                 [flat(r.engine_config) for r in new])
+    return _diff(f"{engine} ", [flat(r.engine_config or {}) for r in baseline],
+                 [flat(r.engine_config or {}) for r in new])
 
 
 def machine_warning(changes: list[EnvChange]) -> str | None:
     """A loud warning when the sides ran on different hardware."""
-    moved = [c for c in changes if c.field in MACHINE_FIELDS]
+    # A side that did not record the field is unknown, not a different machine.
+    moved = [c for c in changes if c.field in MACHINE_FIELDS and "(none)" not in
+             (c.baseline, c.new)]
     if not moved:
         return None
     return ("THE SIDES RAN ON DIFFERENT MACHINES (" + "; ".join(c.text for c in moved)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from harness.judge.compare import CONFIDENCE, Comparison, Row
+from harness.judge.sides import METRICS
 from harness.judge.words import (
     METRIC_TITLES,
     cell_text,
@@ -49,9 +50,17 @@ def headline(comparison: Comparison) -> str:
     parts = ", ".join(f"{counts[v]} {v}" for v in ORDER if counts.get(v) and v != "same")
     verdict = {"worse": "WORSE", "better": "better", "same": "no change"}[comparison.verdict]
     return (f"verdict: {verdict} ({parts or 'nothing changed'}; {counts.get('same', 0)} same) "
-            f"- a change is called when the ratio passes {comparison.factor:.2f}x, p < "
-            f"{comparison.alpha:g} within the runs (Mann-Whitney, >= {comparison.need} a side) "
-            "and it passes the cell's run-to-run noise (>= 3 baseline runs)")
+            f"- a change is called when the ratio passes {comparison.factor:.2f}x "
+            f"({_floors(comparison.factor)}), p < {comparison.alpha:g} within the runs "
+            f"(Mann-Whitney, >= {comparison.need} a side) and it passes the cell's run-to-run "
+            "noise (>= 3 baseline runs)")
+
+
+def _floors(factor: float) -> str:
+    """Metrics judged at a higher threshold than --factor, in words."""
+    floors = [f"{METRIC_TITLES[m.name]} {m.min_factor:g}x" for m in METRICS
+              if m.min_factor > factor]
+    return ", ".join(floors) if floors else "every metric"
 
 
 def geomean_lines(comparison: Comparison) -> list[str]:

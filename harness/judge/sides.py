@@ -8,6 +8,7 @@ measurements of the code, so they are left out.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ def samples(records: list[Record], metric: Metric) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for record in chosen:
         value = metric.value(record)
-        if value is not None:
+        if value is not None and math.isfinite(value):
             out.setdefault(record.run_id, []).append(value)
     return out
 

@@ -60,7 +60,8 @@ def cell_text(row: Row, with_params: bool = False) -> str:
 
 
 def params_text(row: Row) -> str:
-    return ", ".join(f"{k}={v}" for k, v in json.loads(row.key[5]).items())
+    params = json.loads(row.key[5])
+    return ", ".join(f"{k}={v}" for k, v in (params or {}).items())
 
 
 def resolution_text(row: Row) -> str:

@@ -84,7 +84,8 @@ def ratio_figure(comparison: Comparison, metric: str) -> Figure | None:
     ax.xaxis.set_major_locator(FixedLocator(TICKS))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_yticks(ys, [cell_text(r) for r in rows], fontsize=7)
+    swept = len({r.key[5] for r in rows}) > len({r.key[:2] for r in rows})
+    ax.set_yticks(ys, [cell_text(r, with_params=swept) for r in rows], fontsize=7)
     ax.set_xlabel("ratio (log scale): right of 1 is slower / more memory")
     ax.grid(axis="x", alpha=0.3, which="both")
     return fig
