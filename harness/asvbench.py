@@ -17,7 +17,7 @@ import json
 import os
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness import config
@@ -26,7 +26,7 @@ from harness.engines.registry import ENGINES, get_engine
 from harness.execution.runner import Plan, run_plan
 from harness.execution.session import expected_answer
 from harness.results.env import collect_env
-from harness.results.schema import Record, new_run_id
+from harness.results.schema import Record
 from harness.sweep.spec import axis_kind, engine_options, load_sweep
 from harness.workloads.contract import Workload
 from harness.workloads.registry import QUICK_SUITE, WORKLOADS, get_workload
@@ -178,12 +178,10 @@ def _run(workloads: list[str], engines: list[str], size: str,
     Records and session logs go under HARNESS_RESULTS_DIR; unset, that is asv's scratch
     directory for the setup_cache, which asv deletes when the benchmarks are done.
     """
-    results = config.results_dir()
-    run_id = new_run_id()
-    plan = Plan(run_id=run_id, workloads=tuple(workloads), engines=tuple(engines), size=size,
-                repeats=REPEATS, options=engine_options(point), env=_env(),
-                out=results / f"asv-{run_id}.jsonl", log_dir=results / "logs",
-                overrides={k: v for k, v in point.items() if axis_kind(k) != "engine"})
+    plan = Plan.new(workloads, engines, size, REPEATS, engine_options(point), env=_env())
+    # asv- rather than run-: these records are asv's, not a `harness run` of the user's.
+    plan = replace(plan, out=plan.out.with_name(f"asv-{plan.run_id}.jsonl"),
+                   overrides={k: v for k, v in point.items() if axis_kind(k) != "engine"})
     return run_plan(plan, _quiet)
 
 

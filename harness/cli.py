@@ -262,9 +262,7 @@ def _available(names: list[str]) -> tuple[list[str], list[str]]:
 def _writable_file(path: Path, flag: str) -> Path:
     if path.exists() and path.is_dir():
         raise UsageError(f"{flag} {path} is a directory; give a file path")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise UsageError(f"{flag} {path}: directory {parent} is not writable; choose another path")
+    _creatable(path.parent, flag)
     return path
 
 
@@ -458,7 +456,6 @@ def _check_compare_outputs(args: argparse.Namespace) -> None:
 
     if args.md:
         _writable_file(args.md, "--md")
-        _creatable(args.md.parent, "--md")
     if args.out:
         check_report_dir(args.out.absolute())
         _creatable(args.out.absolute().parent, "--out")

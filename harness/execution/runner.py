@@ -63,12 +63,13 @@ class Plan:
     def new(cls, workloads: list[str], engines: list[str], size: str, repeats: int,
             options: EngineOptions, out: Path | None = None,
             cell_timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S,
-            warmups: int | None = None) -> Plan:
-        """A fresh run: a new run id, this machine's environment, records under results/."""
+            warmups: int | None = None, env: dict[str, Any] | None = None) -> Plan:
+        """A fresh run: a new run id, this machine's environment (collected unless given),
+        records under results/."""
         run_id = new_run_id()
         results = config.results_dir()
         return cls(run_id=run_id, workloads=tuple(workloads), engines=tuple(engines),
-                   size=size, repeats=repeats, options=options, env=collect_env(),
+                   size=size, repeats=repeats, options=options, env=env or collect_env(),
                    out=out or results / f"run-{run_id}.jsonl", log_dir=results / "logs",
                    cell_timeout_s=cell_timeout_s, warmups=warmups)
 

@@ -56,7 +56,6 @@ class Row:
     baseline: float | str | None = None
     new: float | str | None = None
     shift: Shift | None = None
-    significant: bool = False
     gating: bool = False
     note: str = ""
     # The run-to-run bound (a ratio above 1) from the baseline's runs; NaN below MIN_RUNS.
@@ -65,6 +64,11 @@ class Row:
     @property
     def ratio(self) -> float | None:
         return _num(self.shift.ratio) if self.shift else None
+
+    @property
+    def significant(self) -> bool:
+        """Whether the row's change was called: every test it needs agreed."""
+        return self.verdict in ("slower", "faster")
 
     @property
     def worse(self) -> bool:
@@ -134,14 +138,6 @@ class Comparison:
             if row.metric == metric and row.ratio and row.ratio > 0:
                 by_engine.setdefault(row.key[1], []).append(row.ratio)
         return {e: (float(np.exp(np.mean(np.log(v)))), len(v)) for e, v in by_engine.items()}
-
-    def resolutions(self, metric: str = "warm_wall") -> list[tuple[CellKey, float]]:
-        """The resolution (noise floor) of each cell on the metric, where the test could run."""
-        out = []
-        for row in self.rows:
-            if row.metric == metric and row.shift and not math.isnan(row.shift.resolution):
-                out.append((row.key, row.shift.resolution))
-        return out
 
 
 def compare_paths(baseline: list[Path], new: list[Path], factor: float = DEFAULT_FACTOR,
@@ -254,9 +250,8 @@ def _first_error(records: list[Record]) -> str:
 
 def _status_note(records: list[Record]) -> str:
     bad = [r for r in records if r.status in JUDGED_FAILURES]
-    first = bad[0]
-    detail = (first.error or "").splitlines()[0][:160] if first.error else ""
-    return f"{len(bad)} of {len(records)} runs {first.status}" + (f": {detail}" if detail else "")
+    detail = _first_error(bad)
+    return f"{len(bad)} of {len(records)} runs {bad[0].status}" + (f": {detail}" if detail else "")
 
 
 def metric_row(key: CellKey, metric: Metric, base: dict[str, list[float]],
@@ -275,8 +270,8 @@ def metric_row(key: CellKey, metric: Metric, base: dict[str, list[float]],
     verdict, note = _call(metric, s, bound, len(base), max(factor, metric.min_factor), alpha,
                           need)
     return Row(key, metric.name, verdict, unit=metric.unit, baseline=float(np.median(a)),
-               new=float(np.median(b)), shift=s, significant=verdict in ("slower", "faster"),
-               gating=metric.gating, note=note, noise=bound)
+               new=float(np.median(b)), shift=s, gating=metric.gating, note=note,
+               noise=bound)
 
 
 def _pooled(runs: dict[str, list[float]]) -> list[float]:

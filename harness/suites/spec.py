@@ -7,14 +7,13 @@ to a .toml of the user's own works the same way. Flags given beside --suite (--s
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import config
+from harness.declared import load_declared, shipped
 from harness.engines.registry import get_engine
-from harness.errors import UsageError
 from harness.workloads.registry import get_workload
 
 SUITE_DIR = Path(__file__).parent
@@ -36,27 +35,12 @@ class SuiteSpec:
 
 
 def suite_names() -> list[str]:
-    return sorted(p.stem for p in SUITE_DIR.glob("*.toml"))
-
-
-def suite_path(name: str) -> Path:
-    """A shipped suite by name, or a path to a suite file of the user's own."""
-    path = Path(name) if name.endswith(".toml") else SUITE_DIR / f"{name}.toml"
-    if not path.is_file():
-        what = f"suite file {path} does not exist" if name.endswith(".toml") else \
-            f"unknown suite {name!r}"
-        raise UsageError(f"{what}; choose one of: {', '.join(suite_names())} (or give a path "
-                         "to a .toml file)")
-    return path
+    return shipped(SUITE_DIR)
 
 
 def load_suite(name: str) -> SuiteSpec:
-    path = suite_path(name)
-    try:
-        return _parse(tomllib.loads(path.read_text()), path)
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"suite file {path} is not a valid suite ({type(exc).__name__}: {exc});"
-                         " see harness/suites/nightly.toml for the format") from None
+    """A shipped suite by name, or a path to a suite file of the user's own."""
+    return load_declared(name, SUITE_DIR, "suite", "harness/suites/nightly.toml", _parse)
 
 
 def _parse(data: dict[str, Any], path: Path) -> SuiteSpec:

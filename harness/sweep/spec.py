@@ -17,16 +17,15 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import config
+from harness.declared import load_declared, shipped
 from harness.engines.base import EngineOptions
 from harness.engines.registry import ENGINES, REFERENCE_ENGINE
-from harness.errors import UsageError
 from harness.workloads.registry import get_workload
 
 SWEEP_DIR = Path(__file__).parent / "specs"
@@ -103,32 +102,12 @@ def _short(value: Any) -> str:
 
 
 def sweep_names() -> list[str]:
-    return sorted(p.stem for p in SWEEP_DIR.glob("*.toml"))
-
-
-def sweep_path(name: str) -> Path:
-    """A shipped sweep by name, or a path to a sweep file of the user's own."""
-    if name.endswith(".toml"):
-        path = Path(name)
-        if not path.is_file():
-            raise UsageError(f"sweep file {path} does not exist; give a .toml path or one of: "
-                             f"{', '.join(sweep_names())}")
-        return path
-    path = SWEEP_DIR / f"{name}.toml"
-    if not path.is_file():
-        raise UsageError(f"unknown sweep {name!r}; choose one of: {', '.join(sweep_names())} "
-                         "(or give a path to a .toml file)")
-    return path
+    return shipped(SWEEP_DIR)
 
 
 def load_sweep(name: str) -> SweepSpec:
-    path = sweep_path(name)
-    try:
-        data = tomllib.loads(path.read_text())
-        return _parse(data, path)
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"sweep file {path} is not a valid sweep ({type(exc).__name__}: "
-                         f"{exc}); see harness/sweep/specs/*.toml for the format") from None
+    """A shipped sweep by name, or a path to a sweep file of the user's own."""
+    return load_declared(name, SWEEP_DIR, "sweep", "harness/sweep/specs/*.toml", _parse)
 
 
 def _parse(data: dict[str, Any], path: Path) -> SweepSpec:
