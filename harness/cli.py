@@ -114,6 +114,25 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", type=Path, metavar="DIR",
                      help="also render a report with a plot of every cell's ratio")
 
+    hist = sub.add_parser("history", help="since when did a cell move? steps, creep and noise "
+                          "over many runs; exit 1 when the newest runs sit on a regression")
+    hist.add_argument("results", nargs="+", type=Path,
+                      help="results: .jsonl files or folders of them (a folder of nights)")
+    hist.add_argument("--factor", type=float, default=1.10,
+                      help="smallest step called (default: %(default)s; peak memory is judged "
+                           "at no less than 1.25, cold runs and start-up at 1.5)")
+    hist.add_argument("--window", type=int, default=50,
+                      help="analyse the newest N runs (default: %(default)s)")
+    hist.add_argument("--since", metavar="RUN_OR_DATE",
+                      help="start the history at this run_id or date (e.g. after accepting a "
+                           "regression)")
+    hist.add_argument("--all", action="store_true", help="list every series, not only changes")
+    hist.add_argument("--json", action="store_true", help="print the history as JSON")
+    hist.add_argument("--md", type=Path, metavar="FILE",
+                      help="also write the verdict as Markdown (for a CI step summary)")
+    hist.add_argument("--out", type=Path, metavar="DIR",
+                      help="also render a report with a time-series plot per changed cell")
+
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
@@ -127,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
                     "calibrate": cmd_calibrate, "report": cmd_report,
-                    "compare": cmd_compare}
+                    "compare": cmd_compare, "history": cmd_history}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
@@ -448,6 +467,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.md:
         write_markdown(comparison, args.md)
     return comparison.exit_code
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from harness.judge.history import history_paths
+    from harness.judge.history_render import history_json
+    from harness.reporting.history_report import write_history_markdown
+
+    _check_compare_outputs(args)
+    hist = history_paths(args.results, factor=args.factor, window=args.window,
+                         since=args.since)
+    if args.json:
+        print(json.dumps(history_json(hist), indent=2, allow_nan=False))
+    else:
+        from harness import console
+
+        console.print_history(hist, args.all)
+    if args.out:
+        from harness.reporting.history_report import build_history_report
+        from harness.reporting.output import write_report
+
+        path = write_report(build_history_report(hist), args.out)
+        print(f"report: {path / 'report.html'}", file=sys.stderr)
+    if args.md:
+        write_history_markdown(hist, args.md)
+    return hist.exit_code
 
 
 def _check_compare_outputs(args: argparse.Namespace) -> None:

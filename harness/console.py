@@ -14,6 +14,7 @@ from rich.table import Table
 from harness.execution.runner import ProgressFn
 from harness.fmt import fmt_bytes, fmt_count, fmt_gib, fmt_seconds
 from harness.judge.compare import Comparison
+from harness.judge.history import History
 from harness.reporting.summary import display_table, summarize, summarize_group, tidy
 from harness.results.schema import Record
 from harness.sweep.plan import SweepPlan
@@ -95,6 +96,29 @@ def print_comparison(comparison: Comparison, every: bool) -> None:
     for line in render.geomean_lines(comparison) + render.noise_lines(comparison):
         out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     out.print(render.headline(comparison), markup=False, highlight=False, soft_wrap=True)
+
+
+def print_history(hist: History, every: bool) -> None:
+    """The history verdict on stdout: warnings, the changed series, noise, the headline."""
+    from harness.judge import history_render as render
+
+    out = Console(file=sys.stdout, width=200)
+    for warning in hist.warnings:
+        out.print(f"[bold red]warning:[/bold red] {escape(warning)}")
+    rows = render.table_rows(hist, every)
+    if rows:
+        table = Table(title="harness history: per cell and metric, the newest level" +
+                      ("" if every else " (changed series; --all for every series)"))
+        for col in render.COLUMNS:
+            table.add_column(col, justify="right" if col == "noise floor" else "left")
+        for row in rows:
+            table.add_row(*(escape(row[c]) for c in render.COLUMNS))
+        out.print(table)
+    for line in render.regression_lines(hist):
+        out.print(f"[bold red]regression:[/bold red] {escape(line)}", soft_wrap=True)
+    for line in render.noise_lines(hist):
+        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    out.print(render.headline(hist), markup=False, highlight=False, soft_wrap=True)
 
 
 def plan_lines(plan: SweepPlan) -> list[str]:

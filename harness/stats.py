@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 RESAMPLES = 9999
 # Beyond this many samples in all, the exact distribution costs more than it is worth: the
@@ -117,3 +117,55 @@ def run_to_run_bound(run_medians: Sequence[float], new_runs: int, confidence: fl
     spread = float(np.std(np.log(run_medians), ddof=1))
     t = float(stats.t.ppf(confidence, k - 1))
     return math.exp(t * spread * math.sqrt(1 / new_runs + 1 / k))
+
+
+def _trigamma_inverse(x: float) -> float:
+    """y with trigamma(y) = x, by Newton's method from Smyth's starting point."""
+    y = 0.5 + 1 / x
+    for _ in range(50):
+        tri = float(special.polygamma(1, y))
+        step = tri * (1 - tri / x) / float(special.polygamma(2, y))
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The variance a group of series shares, and how many degrees of freedom it is worth."""
+
+    s2: float
+    df: float  # math.inf: the group's variances are all alike; 0: no prior at all
+
+    def moderate(self, s2: float, df: float) -> tuple[float, float]:
+        """A series' variance shrunk toward the prior, and its degrees of freedom."""
+        if self.df == 0 or math.isnan(self.s2):
+            return s2, df
+        if math.isinf(self.df):
+            return self.s2, math.inf
+        if df <= 0:
+            return self.s2, self.df
+        return (self.df * self.s2 + df * s2) / (self.df + df), self.df + df
+
+
+def variance_prior(s2: Sequence[float], df: Sequence[float]) -> Prior:
+    """The empirical-Bayes prior of many small-sample variances (Smyth 2004, limma's
+    `squeezeVar`): a scaled inverse chi-square fitted by moments of log variances.
+
+    Three nights give each cell 2 degrees of freedom, and a t bound with 2 of them is 9.9
+    standard deviations wide: nothing short of a doubling could be called. The cells of one
+    engine share the machine's run-to-run noise, so borrowing it makes the bound usable, while a
+    cell that is truly noisier keeps its own variance as far as its history shows it.
+    """
+    pairs = [(v, d) for v, d in zip(s2, df, strict=True) if d > 0 and v > 0]
+    if len(pairs) < 3:
+        return Prior(float("nan"), 0.0)
+    v, d = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    e = np.log(v) - special.digamma(d / 2) + np.log(d / 2)
+    mean = float(np.mean(e))
+    spread = float(np.var(e, ddof=1) - np.mean(special.polygamma(1, d / 2)))
+    if spread <= 0:
+        return Prior(math.exp(mean), math.inf)
+    d0 = 2 * _trigamma_inverse(spread)
+    return Prior(math.exp(mean + float(special.digamma(d0 / 2)) - math.log(d0 / 2)), d0)

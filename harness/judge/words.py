@@ -7,6 +7,7 @@ import math
 
 from harness.fmt import fmt_bytes, fmt_seconds
 from harness.judge.compare import Row
+from harness.judge.sides import CellKey
 
 # pyperf's wording, per metric: (more, less).
 WORDS = {"s": ("slower", "faster"), "bytes": ("more memory", "less memory")}
@@ -25,10 +26,7 @@ def change_text(row: Row) -> str:
     ratio = row.ratio
     if ratio is None or ratio <= 0:
         return ""
-    more, less = CPU_WORDS if row.metric == "cpu" else WORDS[row.unit]
-    if abs(ratio - 1) < 0.005:
-        return "same"
-    return f"{ratio:.2f}x {more}" if ratio > 1 else f"{1 / ratio:.2f}x {less}"
+    return ratio_words(ratio, row.unit, row.metric)
 
 
 def interval_text(row: Row) -> str:
@@ -54,14 +52,30 @@ def value_text(row: Row, value: float | str | None) -> str:
 def cell_text(row: Row, with_params: bool = False) -> str:
     """workload · engine (workers x threads) · size, and the params when asked: where two
     cells differ only in them (sweep points)."""
-    workload, engine, size, workers, threads, _ = row.key
+    return key_text(row.key, with_params)
+
+
+def key_text(key: CellKey, with_params: bool = False) -> str:
+    workload, engine, size, workers, threads, params = key
     text = f"{workload} · {engine} ({workers}x{threads}) · {size}"
-    return text + (f" · {params_text(row)}" if with_params else "")
+    return text + (f" · {params_dict_text(params)}" if with_params else "")
 
 
 def params_text(row: Row) -> str:
-    params = json.loads(row.key[5])
+    return params_dict_text(row.key[5])
+
+
+def params_dict_text(params_json: str) -> str:
+    params = json.loads(params_json)
     return ", ".join(f"{k}={v}" for k, v in (params or {}).items())
+
+
+def ratio_words(ratio: float, unit: str, metric: str = "") -> str:
+    """'1.23x slower', '1.40x more memory', 'same'."""
+    more, less = CPU_WORDS if metric == "cpu" else WORDS[unit]
+    if abs(ratio - 1) < 0.005:
+        return "same"
+    return f"{ratio:.2f}x {more}" if ratio > 1 else f"{1 / ratio:.2f}x {less}"
 
 
 def resolution_text(row: Row) -> str:
