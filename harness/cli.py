@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from harness.errors import UsageError
 if TYPE_CHECKING:
     from harness.engines.base import EngineOptions
     from harness.execution.runner import Plan
+    from harness.reporting.document import Report
     from harness.results.schema import Record
     from harness.sweep.plan import SweepPlan
 
@@ -446,55 +448,54 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from harness import console
     from harness.judge.compare import compare_paths
     from harness.judge.render import comparison_json
-    from harness.reporting.compare_report import write_markdown
+    from harness.reporting.compare_report import build_compare_report, write_markdown
 
-    _check_compare_outputs(args)
+    _check_verdict_outputs(args)
     comparison = compare_paths([args.baseline], [args.new], factor=args.factor)
-    if args.json:
-        print(json.dumps(comparison_json(comparison), indent=2, allow_nan=False))
-    else:
-        from harness import console
-
-        console.print_comparison(comparison, args.all)
-    if args.out:
-        from harness.reporting.compare_report import build_compare_report
-        from harness.reporting.output import write_report
-
-        path = write_report(build_compare_report(comparison), args.out)
-        print(f"report: {path / 'report.html'}", file=sys.stderr)
-    if args.md:
-        write_markdown(comparison, args.md)
+    _emit_verdict(args, lambda: comparison_json(comparison),
+                  lambda: console.print_comparison(comparison, args.all),
+                  lambda: build_compare_report(comparison),
+                  lambda path: write_markdown(comparison, path))
     return comparison.exit_code
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from harness import console
     from harness.judge.history import history_paths
     from harness.judge.history_render import history_json
-    from harness.reporting.history_report import write_history_markdown
+    from harness.reporting.history_report import build_history_report, write_history_markdown
 
-    _check_compare_outputs(args)
+    _check_verdict_outputs(args)
     hist = history_paths(args.results, factor=args.factor, window=args.window,
                          since=args.since)
-    if args.json:
-        print(json.dumps(history_json(hist), indent=2, allow_nan=False))
-    else:
-        from harness import console
-
-        console.print_history(hist, args.all)
-    if args.out:
-        from harness.reporting.history_report import build_history_report
-        from harness.reporting.output import write_report
-
-        path = write_report(build_history_report(hist), args.out)
-        print(f"report: {path / 'report.html'}", file=sys.stderr)
-    if args.md:
-        write_history_markdown(hist, args.md)
+    _emit_verdict(args, lambda: history_json(hist), lambda: console.print_history(hist, args.all),
+                  lambda: build_history_report(hist),
+                  lambda path: write_history_markdown(hist, path))
     return hist.exit_code
 
 
-def _check_compare_outputs(args: argparse.Namespace) -> None:
+def _emit_verdict(args: argparse.Namespace, as_json: Callable[[], object],
+                  printed: Callable[[], None], report: Callable[[], Report],
+                  markdown: Callable[[Path], None]) -> None:
+    """A verdict's outputs, in the order that leaves nothing half-written: stdout (JSON or the
+    table), the report folder, then the Markdown."""
+    from harness.reporting.output import write_report
+
+    if args.json:
+        print(json.dumps(as_json(), indent=2, allow_nan=False))
+    else:
+        printed()
+    if args.out:
+        path = write_report(report(), args.out)
+        print(f"report: {path / 'report.html'}", file=sys.stderr)
+    if args.md:
+        markdown(args.md)
+
+
+def _check_verdict_outputs(args: argparse.Namespace) -> None:
     """--md and --out must be writable, and apart: the report replaces its folder whole."""
     from harness.reporting.output import check_report_dir
 

@@ -73,29 +73,38 @@ def print_sweep_summary(records: list[Record]) -> None:
     Console(file=sys.stdout, width=200).print(table)
 
 
+def _plain(out: Console, lines: list[str], prefix: str = "  ") -> None:
+    for line in lines:
+        out.print(f"{prefix}{line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _verdict_table(out: Console, title: str, columns: tuple[str, ...], left: set[str],
+                   rows: list[dict[str, str]]) -> None:
+    if not rows:
+        return
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    for row in rows:
+        table.add_row(*(escape(row[c]) for c in columns))
+    out.print(table)
+
+
 def print_comparison(comparison: Comparison, every: bool) -> None:
     """The compare verdict on stdout: environment diff and warnings first, then the rows."""
     from harness.judge import render
 
     out = Console(file=sys.stdout, width=200)
     out.print("[bold]Environment differences:[/bold]")
-    for line in render.env_lines(comparison):
-        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    _plain(out, render.env_lines(comparison))
     for warning in comparison.warnings:
         out.print(f"[bold red]warning:[/bold red] {escape(warning)}")
-    rows = render.ordered(comparison, every)
-    if rows:
-        table = Table(title="harness compare: new ÷ baseline, medians" +
-                      ("" if every else " (changed rows; --all for every row)"))
-        for col in render.COLUMNS:
-            table.add_column(col, justify="left" if col in ("cell", "metric", "change",
-                                                            "verdict", "note") else "right")
-        for row in render.table_rows(rows):
-            table.add_row(*(escape(row[c]) for c in render.COLUMNS))
-        out.print(table)
-    for line in render.geomean_lines(comparison) + render.noise_lines(comparison):
-        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-    out.print(render.headline(comparison), markup=False, highlight=False, soft_wrap=True)
+    _verdict_table(out, "harness compare: new ÷ baseline, medians" +
+                   ("" if every else " (changed rows; --all for every row)"), render.COLUMNS,
+                   {"cell", "metric", "change", "verdict", "note"},
+                   render.table_rows(render.ordered(comparison, every)))
+    _plain(out, render.geomean_lines(comparison) + render.noise_lines(comparison))
+    _plain(out, [render.headline(comparison)], prefix="")
 
 
 def print_history(hist: History, every: bool) -> None:
@@ -105,20 +114,14 @@ def print_history(hist: History, every: bool) -> None:
     out = Console(file=sys.stdout, width=200)
     for warning in hist.warnings:
         out.print(f"[bold red]warning:[/bold red] {escape(warning)}")
-    rows = render.table_rows(hist, every)
-    if rows:
-        table = Table(title="harness history: per cell and metric, the newest level" +
-                      ("" if every else " (changed series; --all for every series)"))
-        for col in render.COLUMNS:
-            table.add_column(col, justify="right" if col == "noise floor" else "left")
-        for row in rows:
-            table.add_row(*(escape(row[c]) for c in render.COLUMNS))
-        out.print(table)
+    _verdict_table(out, "harness history: per cell and metric, the newest level" +
+                   ("" if every else " (changed series; --all for every series)"),
+                   render.COLUMNS, set(render.COLUMNS) - {"noise floor"},
+                   render.table_rows(hist, every))
     for line in render.regression_lines(hist):
         out.print(f"[bold red]regression:[/bold red] {escape(line)}", soft_wrap=True)
-    for line in render.noise_lines(hist):
-        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-    out.print(render.headline(hist), markup=False, highlight=False, soft_wrap=True)
+    _plain(out, render.noise_lines(hist))
+    _plain(out, [render.headline(hist)], prefix="")
 
 
 def plan_lines(plan: SweepPlan) -> list[str]:

@@ -5,18 +5,21 @@ ratio). The model is piecewise constant plus noise, with two departures a nightl
 one wild night (an outlier, not a step) and slow creep (a trend, not a step).
 
 1. Candidate steps come from PELT (`ruptures`, least squares, one penalty per series scaled by
-   the engine's run-to-run noise). It is only a generator: every candidate must then pass
+   the metric's run-to-run noise). It is only a generator: every candidate must then pass
 2. the same three tests `harness compare` applies: past the factor; significant within runs
    (Mann-Whitney on the steady repeats either side, p < alpha); and significant run to run (a
-   one-sided t test of the two levels with the cell's run-to-run variance, shrunk toward its
-   engine's as limma does, `stats.variance_prior`). The weakest failing candidate is dropped
-   and the rest re-tested until all pass.
+   one-sided t test of the two levels with the cell's run-to-run variance, shrunk toward that
+   of every cell on the metric as limma does, `stats.variance_prior`). The weakest failing
+   candidate is dropped and the rest re-tested until all pass.
 3. A level held by one run between two others is an outlier: it is set aside and the series
    analysed again without it. A level held by the newest run alone is a step that tomorrow
    confirms or turns into an outlier; it is reported, and it gates.
-4. Creep: a straight line (Theil-Sen slope, its 99 % interval) is preferred to the steps when it
-   explains the series better by BIC, and called when its drift across the window passes the
-   factor with an interval that excludes no trend.
+4. Creep: a straight line (Theil-Sen slope) is preferred to the steps when it explains the
+   series better by BIC, and called when its drift across the window passes the factor and its
+   interval, at the run-to-run level, excludes no trend.
+
+Every test of a history is made at FAMILY_ALPHA over the number of gating series, so noise alone
+fails about one history in a hundred, however many cells the suite has.
 """
 
 from __future__ import annotations
@@ -254,11 +257,14 @@ def _series(key: CellKey, metric: Metric,
     return Series(key, metric, runs, values, spread, repeats)
 
 
-def _groups(series: list[Series]) -> dict[tuple[str, str], list[Series]]:
-    """Series that share run-to-run noise: one engine's cells on one metric."""
-    out: dict[tuple[str, str], list[Series]] = {}
+def _groups(series: list[Series]) -> dict[str, list[Series]]:
+    """The series whose variances make one prior: every cell on one metric. One engine's seven
+    cells would estimate the prior's own spread from seven numbers; the prior's degrees of
+    freedom already give a cell that is truly noisier (Spark's JVM, a threaded array) less
+    shrinkage."""
+    out: dict[str, list[Series]] = {}
     for s in series:
-        out.setdefault((s.key[1], s.metric.name), []).append(s)
+        out.setdefault(s.metric.name, []).append(s)
     return out
 
 
@@ -291,19 +297,37 @@ def _analyse_group(group: list[Series], nights: list[Night], rules: Rules) -> No
     fits = [_Fit(s, list(range(len(s.runs))), []) for s in group]
     for fit in fits:
         fit.breaks = _candidates(fit.y, pen_sigma2)
-    prior = _prior(fits)
+    _settle(fits, rules)
     for fit in fits:
-        _eliminate(fit, prior, rules)
         if _set_outliers_aside(fit):
             fit.breaks = _candidates(fit.y, pen_sigma2)
-    prior = _prior(fits)  # again, from the levels that survived and without the outliers
+    prior = _settle(fits, rules)
     for fit in fits:
-        _eliminate(fit, prior, rules)
         _finish(fit, prior, rules, nights)
 
 
+# Rounds of (noise from the levels, levels tested with that noise) before giving up on them
+# agreeing; each round only removes steps, so it ends in a few.
+MAX_ROUNDS = 8
+
+
+def _settle(fits: list[_Fit], rules: Rules) -> Prior:
+    """Test the steps with the group's noise, re-estimate the noise from the levels left, and
+    again until no step goes: PELT's candidates over-split, and noise measured within
+    over-split levels is too small, so it must not judge them."""
+    prior = _prior(fits)
+    for _ in range(MAX_ROUNDS):
+        before = [list(f.breaks) for f in fits]
+        for fit in fits:
+            _eliminate(fit, prior, rules)
+        prior = _prior(fits)
+        if [f.breaks for f in fits] == before:
+            break
+    return prior
+
+
 def _robust_variance(group: list[Series]) -> float:
-    """The engine's run-to-run variance from every night-to-night difference of its cells, by
+    """The metric's run-to-run variance from every night-to-night difference of its cells, by
     the median absolute difference: a step is one large difference and moves it little."""
     diffs = np.concatenate([np.diff(np.log(s.values)) for s in group if len(s.values) > 1] or
                            [np.zeros(0)])
@@ -414,7 +438,7 @@ def _finish(fit: _Fit, prior: Prior, rules: Rules, nights: list[Night]) -> None:
         n_last = last[1] - last[0]
         series.noise = math.exp(float(sstats.t.isf(rules.level, df)) * sigma
                                 * math.sqrt(1 + 1 / n_last))
-    _creep(fit, series.factor)
+    _creep(fit, series.factor, rules.level)
 
 
 def _env(key: CellKey, nights: list[Night], before: int, at: int) -> list[EnvChange]:
@@ -425,7 +449,7 @@ def _env(key: CellKey, nights: list[Night], before: int, at: int) -> list[EnvCha
     return env_changes(a, b)
 
 
-def _creep(fit: _Fit, threshold: float) -> None:
+def _creep(fit: _Fit, threshold: float, level: float) -> None:
     """A trend in place of steps, when a line fits better (BIC) and its drift is real."""
     series = fit.series
     y = fit.y
@@ -433,11 +457,15 @@ def _creep(fit: _Fit, threshold: float) -> None:
     if n < MIN_CREEP_RUNS:
         return
     x = np.array([series.runs[p] for p in fit.keep], dtype=float)
-    slope, _, low, high = sstats.theilslopes(y, x, alpha=CONFIDENCE)
+    # Two-sided at twice the run-to-run level: a trend is held to the same false-alarm rate
+    # per history as a step (at a plain 99 %, a hundred flat series of ten nights would show
+    # a "creep" past 10 % most nights).
+    slope, _, low, high = sstats.theilslopes(y, x, alpha=1 - 2 * level)
     span = x[-1] - x[0]
     drift = math.exp(slope * span)
     if not (drift > threshold or drift < 1 / threshold) or low <= 0 <= high:
         return
+    _, _, low, high = sstats.theilslopes(y, x, alpha=CONFIDENCE)  # the interval shown
     line = np.polyval(np.polyfit(x, y, 1), x)
     rss_line = max(float(np.sum((y - line) ** 2)), n * MIN_VARIANCE)
     levels = fit.segments()
