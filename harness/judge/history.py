@@ -306,6 +306,10 @@ def _analyse_group(group: list[Series], nights: list[Night], rules: Rules) -> No
         _finish(fit, prior, rules, nights)
 
 
+# A noise floor past 100x says only that the noise is not known yet.
+MAX_LOG_NOISE = math.log(100.0)
+
+
 # Rounds of (noise from the levels, levels tested with that noise) before giving up on them
 # agreeing; each round only removes steps, so it ends in a few.
 MAX_ROUNDS = 8
@@ -436,8 +440,11 @@ def _finish(fit: _Fit, prior: Prior, rules: Rules, nights: list[Night]) -> None:
     last = fit.segments()[-1]
     if sigma == sigma and df > 0:
         n_last = last[1] - last[0]
-        series.noise = math.exp(float(sstats.t.isf(rules.level, df)) * sigma
-                                * math.sqrt(1 + 1 / n_last))
+        log_bound = float(sstats.t.isf(rules.level, df)) * sigma * math.sqrt(1 + 1 / n_last)
+        # With a run or two the t quantile at a Bonferroni level is astronomical: that is no
+        # noise floor but an unknown one, so it stays NaN rather than overflowing.
+        if log_bound < MAX_LOG_NOISE:
+            series.noise = math.exp(log_bound)
     _creep(fit, series.factor, rules.level)
 
 
