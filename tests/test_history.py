@@ -33,25 +33,27 @@ def template(pandas_engine: Engine) -> Record:
     return dataclasses.replace(record, env={**(record.env or {}), "dask": "2026.8.0"})
 
 
-def nights(template: Record, levels: list[float], sigma: float = 0.04, seed: int = 0,
-           env_at: dict[int, dict[str, Any]] | None = None, cells: int = 6,
-           repeats: int = 8) -> list[Record]:
+def nights(template: Record, levels: list[float], sigma: float | list[float] = 0.04,
+           seed: int = 0, env_at: dict[int, dict[str, Any]] | None = None, cells: int = 6,
+           repeats: int = 8, within: float | list[float] = 0.01) -> list[Record]:
     """Night i runs cell w0 at levels[i] times its usual time; every cell moves by log-normal
-    run-to-run noise `sigma` and 1 % within a run."""
+    run-to-run noise `sigma` and `within` a run (one value, or one per cell)."""
     rng = np.random.default_rng(seed)
+    sigmas = sigma if isinstance(sigma, list) else [sigma] * cells
+    withins = within if isinstance(within, list) else [within] * cells
     env = dict(template.env or {})
     out = []
     for night, level in enumerate(levels):
         env = env | (env_at or {}).get(night, {})
         stamp = (START + dt.timedelta(days=night)).isoformat()
         for cell in range(cells):
-            base = 0.2 * (1 + cell) * float(np.exp(rng.normal(0, sigma)))
+            base = 0.2 * (1 + cell) * float(np.exp(rng.normal(0, sigmas[cell])))
             base *= level if cell == 0 else 1.0
             for repeat in range(repeats + 1):
                 out.append(dataclasses.replace(
                     template, run_id=f"night{night:02d}", timestamp=stamp, workload=f"w{cell}",
                     repeat=repeat, phase="cold" if repeat == 0 else "steady",
-                    wall_s=base * float(np.exp(rng.normal(0, 0.01))), env=dict(env)))
+                    wall_s=base * float(np.exp(rng.normal(0, withins[cell]))), env=dict(env)))
     return out
 
 
@@ -154,6 +156,37 @@ def test_the_variance_prior_recovers_shared_noise_and_shrinks_toward_it() -> Non
     value, df = prior.moderate(0.2 ** 2, 3.0)
     assert value < 0.2 ** 2 / 2 and df > 20
     assert variance_prior([0.01, 0.02], [2.0, 2.0]).df == 0  # two cells: no prior at all
+
+
+# A suite like the nightly one: two cells that sleep (0.2 % night to night) beside four
+# CPU-bound ones (15 %), their noise within a run in proportion.
+MIXED = {"sigma": [0.002, 0.002, 0.15, 0.15, 0.15, 0.15],
+         "within": [0.001, 0.001, 0.08, 0.08, 0.08, 0.08]}
+
+
+def test_the_trend_prior_gives_quiet_and_noisy_cells_each_their_own_level() -> None:
+    rng = np.random.default_rng(5)
+    sd = np.where(np.arange(400) % 2 == 0, 0.002, 0.15)
+    s2 = list(sd ** 2 * rng.chisquare(2, 400) / 2)
+    covariate = [float(np.log((x / 2) ** 2)) for x in sd]  # within-run sd half the run-to-run
+    prior = variance_prior(s2, [2.0] * 400, covariate)
+    assert prior.df > 3  # one level for both fits their spread with under one (below)
+    assert 0.0015 ** 2 < prior.at(covariate[0]).s2 < 0.0027 ** 2
+    assert 0.11 ** 2 < prior.at(covariate[1]).s2 < 0.2 ** 2
+    assert variance_prior(s2, [2.0] * 400).df < 1
+
+
+def test_after_three_nights_a_20_percent_step_in_a_quiet_cell_gates(template: Record) -> None:
+    """The nightly suite's own mix: the noisy cells must not drown the quiet ones' floor."""
+    hist = history(nights(template, [1.0] * 3 + [1.2], **MIXED))
+    assert [s.key[0] for s in hist.regressions] == ["w0"]
+    assert warm(hist, "w2").noise > 1.25 > 1.05 > warm(hist, "w1").noise  # 20 %: seen, not seen
+
+
+def test_a_flat_mixed_suite_alarms_near_the_family_rate(template: Record) -> None:
+    alarms = sum(history(nights(template, [1.0] * 4, seed=seed, **MIXED)).exit_code
+                 for seed in range(100))
+    assert alarms <= 5
 
 
 def _folder(tmp_path: Path, records: list[Record]) -> Path:

@@ -9,7 +9,8 @@ one wild night (an outlier, not a step) and slow creep (a trend, not a step).
 2. the same three tests `harness compare` applies: past the factor; significant within runs
    (Mann-Whitney on the steady repeats either side, p < alpha); and significant run to run (a
    one-sided t test of the two levels with the cell's run-to-run variance, shrunk toward that
-   of every cell on the metric as limma does, `stats.variance_prior`). The weakest failing
+   of every cell on the metric as limma-trend does, `stats.variance_prior`, the prior's level
+   following each cell's within-run variance). The weakest failing
    candidate is dropped and the rest re-tested until all pass.
 3. A level held by one run between two others is an outlier: it is set aside and the series
    analysed again without it. A level held by the newest run alone is a step that tomorrow
@@ -291,6 +292,15 @@ class _Fit:
         df = len(y) - len(self.segments())
         return (max(rss / df, MIN_VARIANCE) if df > 0 else float("nan")), df
 
+    def within(self) -> float | None:
+        """The log of the mean within-run variance of the log repeats of the runs kept: the
+        covariate of the metric's prior. None for a metric measured once a run."""
+        if not self.series.metric.repeated:
+            return None
+        per_run = [float(np.var(np.log(r), ddof=1)) for pos in self.keep
+                   if len(r := self.series.repeats[pos]) > 1 and min(r) > 0]
+        return math.log(max(float(np.mean(per_run)), MIN_VARIANCE)) if per_run else None
+
 
 def _analyse_group(group: list[Series], nights: list[Night], rules: Rules) -> None:
     pen_sigma2 = _robust_variance(group)
@@ -351,12 +361,13 @@ def _candidates(y: np.ndarray, sigma2: float) -> list[int]:
 
 def _prior(fits: list[_Fit]) -> Prior:
     pairs = [f.residual() for f in fits]
-    return variance_prior([p[0] for p in pairs], [float(p[1]) for p in pairs])
+    return variance_prior([p[0] for p in pairs], [float(p[1]) for p in pairs],
+                          [f.within() for f in fits])
 
 
 def _sigma(fit: _Fit, prior: Prior) -> tuple[float, float]:
     own, own_df = fit.residual()
-    s2, df = prior.moderate(own, float(own_df))
+    s2, df = prior.at(fit.within()).moderate(own, float(own_df))
     return (math.sqrt(s2) if not math.isnan(s2) else float("nan")), df
 
 
