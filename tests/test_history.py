@@ -158,10 +158,9 @@ def test_the_variance_prior_recovers_shared_noise_and_shrinks_toward_it() -> Non
     assert variance_prior([0.01, 0.02], [2.0, 2.0]).df == 0  # two cells: no prior at all
 
 
-# A suite like the nightly one: two cells that sleep (0.2 % night to night) beside four
-# CPU-bound ones (15 %), their noise within a run in proportion.
-MIXED = {"sigma": [0.002, 0.002, 0.15, 0.15, 0.15, 0.15],
-         "within": [0.001, 0.001, 0.08, 0.08, 0.08, 0.08]}
+# A suite like the nightly one (9 of its 34 cells sleep): two cells that sleep (0.2 % night
+# to night) beside six CPU-bound ones (15 %), their noise within a run in proportion.
+MIXED = {"cells": 8, "sigma": [0.002] * 2 + [0.15] * 6, "within": [0.001] * 2 + [0.08] * 6}
 
 
 def test_the_trend_prior_gives_quiet_and_noisy_cells_each_their_own_level() -> None:
