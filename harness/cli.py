@@ -20,6 +20,7 @@ from harness import config
 from harness.errors import UsageError
 
 if TYPE_CHECKING:
+    from harness.ab.spec import AbSpec
     from harness.engines.base import EngineOptions
     from harness.execution.runner import Plan
     from harness.reporting.document import Report
@@ -135,6 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--out", type=Path, metavar="DIR",
                       help="also render a report with a time-series plot per changed cell")
 
+    ab = sub.add_parser("ab", help="the same cells in a baseline and variant environments, "
+                        "interleaved, with an A/A control first; the verdict is compare's")
+    ab.add_argument("spec", nargs="?", type=Path, metavar="SPEC.toml",
+                    help="the A/B declaration (sides, cells, rounds); see the README")
+    ab.add_argument("--variant", action="append", default=[], metavar="PINS",
+                    help="without a SPEC: a variant of this environment, as space-separated "
+                         "pins (\"dask==2026.7.1 distributed==2026.7.1\"); repeatable")
+    ab.add_argument("--rounds", type=int, help="interleaved rounds (default: the SPEC's, or 4)")
+    ab.add_argument("--factor", type=float, default=1.10,
+                    help="smallest change called (default: %(default)s)")
+    ab.add_argument("--results", type=Path, metavar="DIR",
+                    help="where the sides' records go (default: results/ab-<time>)")
+    ab.add_argument("--build-only", action="store_true",
+                    help="build (or find cached) every environment, print their times, stop")
+    ab.add_argument("--all", action="store_true", help="list every row, not only changes")
+    ab.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    ab.add_argument("--md", type=Path, metavar="FILE", help="also write the verdict as Markdown")
+    ab.add_argument("--out", type=Path, metavar="DIR", help="also render the report with plots")
+
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
@@ -148,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
                     "calibrate": cmd_calibrate, "report": cmd_report,
-                    "compare": cmd_compare, "history": cmd_history}
+                    "compare": cmd_compare, "history": cmd_history, "ab": cmd_ab}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
@@ -266,6 +286,7 @@ def _apply_suite(args: argparse.Namespace) -> list[str]:
     args.size = args.size or suite.size
     args.repeat = suite.repeat if args.repeat is None else args.repeat
     args.warmup = suite.warmup if args.warmup is None else args.warmup
+    args.workload_params = suite.params
     if args.timeout == config.DEFAULT_CELL_TIMEOUT_S:
         args.timeout = suite.timeout_s
     return list(suite.engines)
@@ -296,7 +317,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
     plan = Plan.new(workloads, engines, args.size, args.repeat, options, out, args.timeout,
-                    args.warmup)
+                    args.warmup, workload_params=getattr(args, "workload_params", None))
     return _run(plan, args)
 
 
@@ -475,6 +496,68 @@ def cmd_history(args: argparse.Namespace) -> int:
                   lambda: build_history_report(hist),
                   lambda path: write_history_markdown(hist, path))
     return hist.exit_code
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    import time
+
+    from harness import console
+    from harness.ab import envs
+    from harness.ab.rounds import run_rounds, side_records, slug
+    from harness.ab.verdict import ab_json, judge
+    from harness.reporting.ab_report import build_ab_report, write_ab_markdown
+    from harness.results.schema import now_iso
+
+    spec = _ab_spec(args)
+    if not (math.isfinite(args.factor) and args.factor > 1):
+        raise UsageError(f"--factor must be above 1 (1.10 calls changes over 10 %), got "
+                         f"{args.factor}")
+    _check_verdict_outputs(args)
+    stamp = now_iso().replace(":", "").replace("-", "")[:15]
+    workdir = args.results or config.results_dir() / f"ab-{stamp}"
+    if workdir.exists() and any(workdir.iterdir()):
+        raise UsageError(f"--results {workdir} already holds files; name a new folder")
+    _creatable(workdir.absolute(), "--results")
+    started = time.perf_counter()
+    built = {}
+    for side in [spec.baseline, *spec.variants]:
+        built[side.name] = envs.build(side)
+        print(f"harness: environment {side.name}: {built[side.name].how}", file=sys.stderr)
+    if args.build_only:
+        return 0
+    runs = run_rounds(spec, built, workdir,
+                      lambda line: print(f"harness: {line}", file=sys.stderr))
+    records = {label: side_records(runs, label) for label, _ in spec.sides}
+    result = judge(spec, records, built, time.perf_counter() - started, str(workdir),
+                   args.factor)
+    (workdir / "verdict.json").write_text(json.dumps(ab_json(result), indent=2,
+                                                     allow_nan=False), encoding="utf-8")
+    folders = ", ".join(slug(label) for label, _ in spec.sides)
+    print(f"harness: records of every side under {workdir} ({folders})", file=sys.stderr)
+    _emit_verdict(args, lambda: ab_json(result), lambda: console.print_ab(result, args.all),
+                  lambda: build_ab_report(result), lambda path: write_ab_markdown(result, path))
+    return result.exit_code
+
+
+def _ab_spec(args: argparse.Namespace) -> AbSpec:
+    """The A/B file, or a spec made of --variant pins; --rounds over either."""
+    import dataclasses
+
+    from harness.ab.spec import MIN_ROUNDS, load_spec, spec_from_flags
+
+    if args.spec and args.variant:
+        raise UsageError("give an A/B file or --variant pins, not both (put the pins in the "
+                         "file's [[variant]])")
+    if not args.spec and not args.variant:
+        raise UsageError("harness ab needs an A/B file (harness ab SPEC.toml) or at least one "
+                         "--variant \"PINS\"")
+    if args.rounds is not None and args.rounds < MIN_ROUNDS:
+        raise UsageError(f"--rounds must be at least {MIN_ROUNDS} (the run-to-run test needs "
+                         f"{MIN_ROUNDS} runs a side), got {args.rounds}")
+    if not args.spec:
+        return spec_from_flags(args.variant, args.rounds, {})
+    spec = load_spec(args.spec)
+    return spec if args.rounds is None else dataclasses.replace(spec, rounds=args.rounds)
 
 
 def _emit_verdict(args: argparse.Namespace, as_json: Callable[[], object],

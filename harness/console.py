@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.ab.verdict import THRESHOLDS, AbResult
 from harness.execution.runner import ProgressFn
 from harness.fmt import fmt_bytes, fmt_count, fmt_gib, fmt_seconds
 from harness.judge.compare import Comparison
@@ -142,3 +143,30 @@ def plan_lines(plan: SweepPlan) -> list[str]:
     lines += [f"trimmed to fit the budget: {t}" for t in plan.trimmed]
     return lines
 
+
+
+def print_ab(result: AbResult, every: bool) -> None:
+    """The A/B verdict: the environments, the A/A control and its trust, then each variant."""
+    from harness.judge.words import key_text
+
+    out = Console(file=sys.stdout, width=200)
+    out.print("[bold]Environments:[/bold]")
+    _plain(out, [f"{result.spec.baseline.name}: {result.baseline_env.how}"] +
+           [f"{o.name}: {o.env.how}" for o in result.variants])
+    if result.control:
+        out.print(f"\n[bold]A/A control ({result.control.name}):[/bold]")
+        print_comparison(result.control.comparison, every)
+    style = "bold green" if result.trusted else "bold red"
+    out.print(f"[{style}]{escape(result.trust)}[/{style}]", soft_wrap=True)
+    for outcome in result.variants:
+        out.print(f"\n[bold]{escape(outcome.name)} against "
+                  f"{escape(result.spec.baseline.name)}:[/bold]")
+        print_comparison(outcome.comparison, every)
+        columns = ("cell", "ratio", *(f"P(> {x:.0%})" for x in THRESHOLDS))
+        _verdict_table(out, "P(variant / baseline - 1 > x), warm wall, bootstrap of medians",
+                       columns, {"cell"},
+                       [{"cell": key_text(p.key), "ratio": f"{p.ratio:.3f}",
+                         **{c: f"{v:.2f}" for c, v in zip(columns[2:], p.p_slower,
+                                                          strict=True)}}
+                        for p in outcome.probabilities])
+    _plain(out, [f"verdict: {result.verdict}"], prefix="")

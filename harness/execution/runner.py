@@ -53,6 +53,8 @@ class Plan:
     overrides: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] | None = None
     memory_budget_bytes: int | None = None
+    # A suite's `[params.NAME]` tables: parameter values of named workloads.
+    workload_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Warm-up runs per cell on every engine (--warmup); None: each engine's own warmup_runs.
     warmups: int | None = None
     # `harness calibrate`: instruments off in each steady run, `rounds` runs per condition.
@@ -63,7 +65,8 @@ class Plan:
     def new(cls, workloads: list[str], engines: list[str], size: str, repeats: int,
             options: EngineOptions, out: Path | None = None,
             cell_timeout_s: float = config.DEFAULT_CELL_TIMEOUT_S,
-            warmups: int | None = None, env: dict[str, Any] | None = None) -> Plan:
+            warmups: int | None = None, env: dict[str, Any] | None = None,
+            workload_params: dict[str, dict[str, Any]] | None = None) -> Plan:
         """A fresh run: a new run id, this machine's environment (collected unless given),
         records under results/."""
         run_id = new_run_id()
@@ -71,7 +74,8 @@ class Plan:
         return cls(run_id=run_id, workloads=tuple(workloads), engines=tuple(engines),
                    size=size, repeats=repeats, options=options, env=env or collect_env(),
                    out=out or results / f"run-{run_id}.jsonl", log_dir=results / "logs",
-                   cell_timeout_s=cell_timeout_s, warmups=warmups)
+                   cell_timeout_s=cell_timeout_s, warmups=warmups,
+                   workload_params=dict(workload_params or {}))
 
     @property
     def total_cells(self) -> int:
@@ -86,8 +90,8 @@ class Plan:
         return SessionSpec(run_id=self.run_id, engine=engine, workloads=workloads,
                            size=self.size, repeats=self.repeats, options=self.options,
                            env=self.env, overrides=dict(self.overrides), sweep=self.sweep,
-                           warmups=warmups, warmup_rule=rule, rotation=self.rotation,
-                           rounds=self.rounds)
+                           workload_params=self.workload_params, warmups=warmups,
+                           warmup_rule=rule, rotation=self.rotation, rounds=self.rounds)
 
     def failed(self, spec: SessionSpec, name: str, first_repeat: int, status: str,
                error: str) -> list[Record]:

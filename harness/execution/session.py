@@ -45,6 +45,8 @@ class SessionSpec:
     # A sweep cell's axis values in place of the size's defaults, and its record tag.
     overrides: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] | None = None
+    # A suite's own values for some workloads' parameters (`[params.NAME]`), over the size's.
+    workload_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     warmups: int = 0
     warmup_rule: str = WARMUP_RULE
     # `harness calibrate`: the instruments switched off in each steady run, in order (an empty
@@ -53,7 +55,8 @@ class SessionSpec:
     rounds: int = 1  # how many runs of each condition the rotation holds
 
     def params(self, workload: Workload[Any, Any]) -> dict[str, Any]:
-        return workload.params(self.size, self.overrides)
+        return workload.params(self.size, {**self.workload_params.get(workload.name, {}),
+                                           **self.overrides})
 
     @property
     def runs(self) -> int:

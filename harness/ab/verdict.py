@@ -1,0 +1,187 @@
+"""The A/B verdict: `harness compare` of each variant against the baseline, after the A/A
+control (the baseline against its own second copy, run in the same interleaving) has said how
+far this machine's noise alone goes. Beside each call, the bootstrap probability that the
+variant is slower by more than 5, 10 and 20 %.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats as sstats
+
+from harness.ab.envs import BuiltEnv
+from harness.ab.spec import AbSpec, Side
+from harness.judge.compare import Comparison, compare
+from harness.judge.envdiff import EnvChange
+from harness.judge.render import comparison_json
+from harness.judge.sides import METRICS, CellKey, by_cell, samples
+from harness.results.schema import Record
+
+THRESHOLDS = (0.05, 0.10, 0.20)
+RESAMPLES = 10_000
+WARM = next(m for m in METRICS if m.name == "warm_wall")
+
+
+@dataclass(frozen=True)
+class Probabilities:
+    """P(B/A - 1 > x) per threshold x, from resampled medians of the steady repeats."""
+
+    key: CellKey
+    ratio: float
+    p_slower: tuple[float, ...]
+
+
+@dataclass
+class Outcome:
+    name: str
+    comparison: Comparison
+    probabilities: list[Probabilities]
+    env: BuiltEnv
+
+
+@dataclass
+class AbResult:
+    spec: AbSpec
+    control: Outcome | None
+    variants: list[Outcome]
+    baseline_env: BuiltEnv
+    wall_s: float
+    records_dir: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def control_calls(self) -> list[Any]:
+        """What the A/A control called changed: each one a false alarm by construction."""
+        if self.control is None:
+            return []
+        return [r for r in self.control.comparison.rows if r.significant or r.worse]
+
+    @property
+    def trusted(self) -> bool:
+        return not self.control_calls
+
+    @property
+    def trust(self) -> str:
+        if self.control is None:
+            return "no A/A control was run: the noise of this machine is not known"
+        calls = self.control_calls
+        if not calls:
+            return ("the A/A control called nothing: the baseline against its own copy in "
+                    "the same interleaving is the same everywhere")
+        worst = max((abs(math.log(r.ratio)) for r in calls if r.ratio), default=0.0)
+        return (f"NOT TRUSTWORTHY at this noise level: the A/A control (no change at all) "
+                f"called {len(calls)} row(s) changed, by up to {math.exp(worst):.2f}x; treat "
+                f"A/B calls under that as noise, or run more rounds")
+
+    @property
+    def exit_code(self) -> int:
+        return max((v.comparison.exit_code for v in self.variants), default=0)
+
+    @property
+    def verdict(self) -> str:
+        parts = [f"{v.name}: {v.comparison.verdict}" for v in self.variants]
+        return "; ".join(parts) + f" ({self.trust.split(':')[0]})"
+
+
+def judge(spec: AbSpec, records: dict[str, list[Record]], envs: dict[str, BuiltEnv],
+          wall_s: float, records_dir: str, factor: float) -> AbResult:
+    """The verdicts from every side's records, keyed by side label."""
+    labels = [label for label, _ in spec.sides]
+    base = records[labels[0]]
+    control = None
+    if spec.control:
+        control = _outcome(labels[1], spec.baseline, base, records[labels[1]], spec, factor,
+                           envs[spec.baseline.name])
+    variants = [_outcome(v.name, v, base, records[v.name], spec, factor, envs[v.name])
+                for v in spec.variants]
+    return AbResult(spec, control, variants, envs[spec.baseline.name], wall_s, records_dir)
+
+
+def _outcome(name: str, side: Side, base: list[Record], new: list[Record], spec: AbSpec,
+             factor: float, env: BuiltEnv) -> Outcome:
+    aligned, changes = align_params(base, new, spec.baseline, side)
+    comparison = compare(base, aligned, factor)
+    comparison.env = changes + comparison.env
+    return Outcome(name, comparison, probabilities(base, aligned), env)
+
+
+def align_params(base: list[Record], new: list[Record], baseline: Side,
+                 side: Side) -> tuple[list[Record], list[EnvChange]]:
+    """A side that sets a workload's parameters runs the baseline's cells with other values:
+    its records are matched to the baseline's cells, and the values shown as a change, as a
+    library version would be. The records on disk keep what really ran."""
+    touched = set(side.params) | set(baseline.params)
+    if not touched:
+        return new, []
+    params = {_loose(r): r.params for r in base if r.workload in touched}
+    aligned = [dataclasses.replace(r, params=params.get(_loose(r), r.params))
+               if r.workload in touched else r for r in new]
+    changes = []
+    for workload in sorted(touched):
+        a = next((r.params for r in base if r.workload == workload), None)
+        b = next((r.params for r in new if r.workload == workload), None)
+        if a is not None and b is not None and a != b:
+            moved = {k: (a.get(k), b.get(k)) for k in dict.fromkeys([*a, *b])
+                     if a.get(k) != b.get(k)}
+            changes += [EnvChange(f"params {workload}.{k}", json.dumps(x), json.dumps(y))
+                        for k, (x, y) in moved.items()]
+    return aligned, changes
+
+
+def _loose(r: Record) -> tuple[str, str, str, int, int]:
+    return (r.workload, r.engine, r.size, r.n_workers, r.threads_per_worker)
+
+
+def probabilities(base: list[Record], new: list[Record], seed: int = 0) -> list[Probabilities]:
+    """Per cell of both sides, P(median(B) / median(A) - 1 > x): both sides' steady repeats,
+    pooled over the rounds, resampled 10,000 times (coiled/benchmarks' A/B table, with medians
+    as `harness compare` uses)."""
+    a, b = by_cell(base), by_cell(new)
+    out = []
+    for key in [k for k in a if k in b]:
+        xa = np.array([v for vals in samples(a[key], WARM).values() for v in vals])
+        xb = np.array([v for vals in samples(b[key], WARM).values() for v in vals])
+        if len(xa) < 2 or len(xb) < 2 or np.median(xa) <= 0:
+            continue
+        res = sstats.bootstrap((xb, xa), _ratio, n_resamples=RESAMPLES, vectorized=True,
+                               method="percentile", rng=np.random.default_rng(seed))
+        dist = np.asarray(res.bootstrap_distribution)
+        out.append(Probabilities(key, float(np.median(xb) / np.median(xa)),
+                                 tuple(float(np.mean(dist > x)) for x in THRESHOLDS)))
+    return out
+
+
+def _ratio(b: np.ndarray, a: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(b, axis=axis) / np.median(a, axis=axis) - 1
+
+
+def ab_json(result: AbResult) -> dict[str, Any]:
+    def outcome(o: Outcome) -> dict[str, Any]:
+        return {"name": o.name, "environment": _env_json(o.env),
+                **comparison_json(o.comparison),
+                "p_slower": [{"workload": p.key[0], "engine": p.key[1], "size": p.key[2],
+                              "n_workers": p.key[3], "threads_per_worker": p.key[4],
+                              "ratio": p.ratio,
+                              **{f"over_{round(x * 100)}pct": v
+                                 for x, v in zip(THRESHOLDS, p.p_slower, strict=True)}}
+                             for p in o.probabilities]}
+
+    return {"title": result.spec.title, "verdict": result.verdict,
+            "exit_code": result.exit_code, "trusted": result.trusted, "trust": result.trust,
+            "rounds": result.spec.rounds, "wall_s": result.wall_s,
+            "records": result.records_dir,
+            "baseline": {"name": result.spec.baseline.name,
+                         "environment": _env_json(result.baseline_env)},
+            "control": outcome(result.control) if result.control else None,
+            "variants": [outcome(v) for v in result.variants]}
+
+
+def _env_json(env: BuiltEnv) -> dict[str, Any]:
+    return {"python": str(env.python), "key": env.key, "cached": env.cached,
+            "seconds": env.seconds}

@@ -1,0 +1,86 @@
+"""The `harness ab` report: the A/A control first, then each variant as `harness compare`
+reports it, with the bootstrap table P(B/A - 1 > x) beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from harness.ab.verdict import THRESHOLDS, AbResult, Outcome
+from harness.judge.words import key_text
+from harness.reporting.compare_report import build_compare_report
+from harness.reporting.document import Block, Heading, Image, Para, Report, Table
+from harness.reporting.writers import to_markdown
+
+
+def build_ab_report(result: AbResult, figures: bool = True) -> Report:
+    report = Report()
+    spec = result.spec
+    report.add(Heading(1, f"harness ab: {spec.title}"), Para(result.verdict),
+               Para(f"{spec.rounds} interleaved rounds (the order reverses each round), one "
+                    f"fresh `harness run` per side per round, {spec.cells.repeat} counted runs "
+                    f"per cell at size {spec.cells.size}; {result.wall_s / 60:.1f} min in all. "
+                    f"Records: {result.records_dir}."),
+               Heading(2, "Environments"), Table(environments(result)),
+               Heading(2, "Can this machine tell? The A/A control"), Para(result.trust))
+    if result.control:
+        _embed(report, result.control, "aa", figures)
+    for outcome in result.variants:
+        report.add(Heading(2, f"{outcome.name} against {spec.baseline.name}"))
+        report.add(Heading(3, "P(variant / baseline - 1 > x), warm wall time"),
+                   Table(probability_frame(outcome)))
+        _embed(report, outcome, outcome.name, figures)
+    return report
+
+
+def environments(result: AbResult) -> pd.DataFrame:
+    rows = [{"side": result.spec.baseline.name, "pins": _pins(result.spec.baseline),
+             "environment": result.baseline_env.how}]
+    rows += [{"side": o.name, "pins": _pins(v), "environment": o.env.how}
+             for o, v in zip(result.variants, result.spec.variants, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def _pins(side: object) -> str:
+    reqs = getattr(side, "requirements", ())
+    ref = getattr(side, "ref", None)
+    params = getattr(side, "params", {})
+    parts = list(reqs) + ([f"ref {ref}"] if ref else []) + [
+        f"{w}: " + ", ".join(f"{k}={v}" for k, v in p.items()) for w, p in params.items()]
+    return "; ".join(parts) or "(as installed)"
+
+
+def probability_frame(outcome: Outcome) -> pd.DataFrame:
+    return pd.DataFrame([{"cell": key_text(p.key), "ratio": f"{p.ratio:.3f}",
+                          **{f"> {x:.0%}": f"{v:.2f}"
+                             for x, v in zip(THRESHOLDS, p.p_slower, strict=True)}}
+                         for p in outcome.probabilities])
+
+
+def _embed(report: Report, outcome: Outcome, prefix: str, figures: bool) -> None:
+    """The compare report of one outcome, one heading level down, its plots renamed apart."""
+    inner = build_compare_report(outcome.comparison, figures)
+    for block in inner.blocks[1:]:
+        report.add(_demote(block, prefix))
+    for name, data in inner.images.items():
+        report.images[f"{prefix}-{name}"] = data
+
+
+def _demote(block: Block, prefix: str) -> Block:
+    if isinstance(block, Heading):
+        return Heading(min(block.level + 1, 6), block.text)
+    if isinstance(block, Image):
+        return dataclasses.replace(block, name=f"{prefix}-{block.name}")
+    return block
+
+
+def write_ab_markdown(result: AbResult, path: Path) -> None:
+    """The report without plots, written whole (temporary sibling, then renamed)."""
+    text = to_markdown(build_ab_report(result, figures=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
