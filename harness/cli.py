@@ -21,6 +21,7 @@ from harness.errors import UsageError
 
 if TYPE_CHECKING:
     from harness.ab.spec import AbSpec
+    from harness.ab.verdict import AbResult
     from harness.engines.base import EngineOptions
     from harness.execution.runner import Plan
     from harness.reporting.document import Report
@@ -148,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="smallest change called (default: %(default)s)")
     ab.add_argument("--results", type=Path, metavar="DIR",
                     help="where the sides' records go (default: results/ab-<time>)")
+    ab.add_argument("--judge", type=Path, metavar="DIR",
+                    help="judge the records of an earlier A/B of the same SPEC in DIR again, "
+                         "building and running nothing")
     ab.add_argument("--build-only", action="store_true",
                     help="build (or find cached) every environment, print their times, stop")
     ab.add_argument("--all", action="store_true", help="list every row, not only changes")
@@ -501,11 +505,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_ab(args: argparse.Namespace) -> int:
     import time
 
-    from harness import console
     from harness.ab import envs
     from harness.ab.rounds import run_rounds, side_records, slug
     from harness.ab.verdict import ab_json, judge
-    from harness.reporting.ab_report import build_ab_report, write_ab_markdown
     from harness.results.schema import now_iso
 
     spec = _ab_spec(args)
@@ -513,15 +515,19 @@ def cmd_ab(args: argparse.Namespace) -> int:
         raise UsageError(f"--factor must be above 1 (1.10 calls changes over 10 %), got "
                          f"{args.factor}")
     _check_verdict_outputs(args)
+    if args.judge:
+        return _emit_ab(args, _rejudge(spec, args.judge, args.factor))
     stamp = now_iso().replace(":", "").replace("-", "")[:15]
     workdir = args.results or config.results_dir() / f"ab-{stamp}"
     if workdir.exists() and any(workdir.iterdir()):
         raise UsageError(f"--results {workdir} already holds files; name a new folder")
     _creatable(workdir.absolute(), "--results")
     started = time.perf_counter()
+    sides = [spec.baseline, *spec.variants]
+    planned = [envs.plan(side) for side in sides]
     built = {}
-    for side in [spec.baseline, *spec.variants]:
-        built[side.name] = envs.build(side)
+    for side, one in zip(sides, planned, strict=True):
+        built[side.name] = envs.build(one)
         print(f"harness: environment {side.name}: {built[side.name].how}", file=sys.stderr)
     if args.build_only:
         return 0
@@ -534,9 +540,43 @@ def cmd_ab(args: argparse.Namespace) -> int:
                                                      allow_nan=False), encoding="utf-8")
     folders = ", ".join(slug(label) for label, _ in spec.sides)
     print(f"harness: records of every side under {workdir} ({folders})", file=sys.stderr)
+    return _emit_ab(args, result)
+
+
+def _emit_ab(args: argparse.Namespace, result: AbResult) -> int:
+    from harness import console
+    from harness.ab.verdict import ab_json
+    from harness.reporting.ab_report import build_ab_report, write_ab_markdown
+
     _emit_verdict(args, lambda: ab_json(result), lambda: console.print_ab(result, args.all),
                   lambda: build_ab_report(result), lambda path: write_ab_markdown(result, path))
     return result.exit_code
+
+
+def _rejudge(spec: AbSpec, folder: Path, factor: float) -> AbResult:
+    """The verdict on an earlier A/B's records: every side's rounds, as they were written."""
+    from harness.ab.envs import recorded
+    from harness.ab.rounds import slug
+    from harness.ab.verdict import judge
+    from harness.judge.sides import load_side
+
+    records = {}
+    for label, _ in spec.sides:
+        files = sorted((folder / slug(label)).glob("round-*.jsonl"))
+        if not files:
+            raise UsageError(f"--judge {folder}: no round-*.jsonl of side {label!r} in "
+                             f"{folder / slug(label)}; pass the --results folder of an A/B of "
+                             "this same file")
+        records[label] = load_side(files, label)
+    envs = {side.name: recorded(folder) for side in [spec.baseline, *spec.variants]}
+    previous = folder / "verdict.json"
+    wall = 0.0
+    if previous.is_file():
+        try:
+            wall = float(json.loads(previous.read_text(encoding="utf-8")).get("wall_s", 0.0))
+        except (ValueError, AttributeError):
+            wall = 0.0
+    return judge(spec, records, envs, wall, str(folder), factor)
 
 
 def _ab_spec(args: argparse.Namespace) -> AbSpec:

@@ -35,12 +35,17 @@ def logical_cores() -> int:
     return os.cpu_count() or 1
 
 
-def data_dir() -> Path:
-    """Where generated datasets are cached; HARNESS_DATA_DIR overrides."""
-    env = os.environ.get("HARNESS_DATA_DIR")
+def cache_dir(variable: str, name: str) -> Path:
+    """A folder under the user's cache (XDG_CACHE_HOME), or where `variable` says."""
+    env = os.environ.get(variable)
     if env:
         return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pydata-harness"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / name
+
+
+def data_dir() -> Path:
+    """Where generated datasets are cached; HARNESS_DATA_DIR overrides."""
+    return cache_dir("HARNESS_DATA_DIR", "pydata-harness")
 
 
 def results_dir() -> Path:

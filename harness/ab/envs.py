@@ -10,7 +10,6 @@ A pin that cannot be resolved stops everything before any cell runs.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+from harness import config
 from harness.ab.spec import Side
 from harness.errors import UsageError
 
@@ -44,15 +44,14 @@ class BuiltEnv:
     def how(self) -> str:
         if self.key == "current":
             return "this environment"
+        if self.key == "recorded":
+            return f"as recorded in {self.python}"
         return f"{'cached' if self.cached else 'built'} in {self.seconds:.1f} s ({self.key})"
 
 
 def cache_root() -> Path:
     """Where the environments live; HARNESS_AB_CACHE overrides."""
-    env = os.environ.get("HARNESS_AB_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pydata-harness-ab"
+    return config.cache_dir("HARNESS_AB_CACHE", "pydata-harness-ab")
 
 
 def uv_bin() -> str:
@@ -82,23 +81,45 @@ def current() -> BuiltEnv:
     return BuiltEnv(Path(sys.executable), "current", 0.0, True)
 
 
-def build(side: Side, root: Path | None = None, cache: Path | None = None) -> BuiltEnv:
-    """The side's environment: reused when its resolution was built before, else built."""
+def recorded(folder: Path) -> BuiltEnv:
+    """An earlier A/B's side, judged again from its records: nothing is built."""
+    return BuiltEnv(folder, "recorded", 0.0, True)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A side's environment, resolved but not yet built."""
+
+    side: Side
+    resolved: tuple[str, ...]
+    key: str
+    seconds: float  # resolving it
+
+
+def plan(side: Side, root: Path | None = None, cache: Path | None = None) -> Planned | None:
+    """Resolve the side's pins (None: it runs in this environment). Every side is planned
+    before any is built, so a bad ref or pin of the last side costs no build of the first."""
     if not side.built:
-        return current()
+        return None
     started = time.perf_counter()
     root = root or project_root()
-    cache = cache or cache_root()
-    source = _source(side, root, cache)
+    source = _source(side, root, cache or cache_root())
     resolved = resolve(side, source)
-    key = _key(resolved, source)
-    target = cache / "envs" / key
-    if (target / READY).is_file():
-        return BuiltEnv(target / "bin" / "python", key, time.perf_counter() - started, True,
-                        tuple(resolved))
-    _install(target, resolved, side)
-    return BuiltEnv(target / "bin" / "python", key, time.perf_counter() - started, False,
-                    tuple(resolved))
+    return Planned(side, tuple(resolved), _key(resolved, source),
+                   time.perf_counter() - started)
+
+
+def build(planned: Planned | None, cache: Path | None = None) -> BuiltEnv:
+    """The planned environment: reused when its resolution was built before, else built."""
+    if planned is None:
+        return current()
+    started = time.perf_counter()
+    target = (cache or cache_root()) / "envs" / planned.key
+    cached = (target / READY).is_file()
+    if not cached:
+        _install(target, list(planned.resolved), planned.side)
+    return BuiltEnv(target / "bin" / "python", planned.key,
+                    planned.seconds + time.perf_counter() - started, cached, planned.resolved)
 
 
 def _run_uv(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ reports it, with the bootstrap table P(B/A - 1 > x) beside it."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,7 @@ from harness.ab.verdict import THRESHOLDS, AbResult, Outcome
 from harness.judge.words import key_text
 from harness.reporting.compare_report import build_compare_report
 from harness.reporting.document import Block, Heading, Image, Para, Report, Table
-from harness.reporting.writers import to_markdown
+from harness.reporting.output import write_markdown_file
 
 
 def build_ab_report(result: AbResult, figures: bool = True) -> Report:
@@ -78,9 +77,5 @@ def _demote(block: Block, prefix: str) -> Block:
 
 
 def write_ab_markdown(result: AbResult, path: Path) -> None:
-    """The report without plots, written whole (temporary sibling, then renamed)."""
-    text = to_markdown(build_ab_report(result, figures=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """The report without its plots, as one Markdown file written whole."""
+    write_markdown_file(build_ab_report(result, figures=False), path)

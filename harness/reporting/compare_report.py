@@ -4,7 +4,6 @@ every cell's ratio with its interval against the threshold band."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from harness.judge.words import METRIC_TITLES, cell_text
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
 from harness.reporting.environment import machine_footer
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
-from harness.reporting.writers import to_markdown
+from harness.reporting.output import write_markdown_file
 
 PLOTTED = ("warm_wall", "peak_tree_rss")
 TICKS = (0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 4.0)
@@ -104,10 +103,5 @@ def _point(ax: Axes, y: float, row: Row) -> None:
 
 
 def write_markdown(comparison: Comparison, path: Path) -> None:
-    """The report without its plots as one Markdown file (a CI step summary shows no PNGs),
-    written whole: to a temporary sibling, then renamed."""
-    text = to_markdown(build_compare_report(comparison, figures=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """The report without its plots, as one Markdown file written whole."""
+    write_markdown_file(build_compare_report(comparison, figures=False), path)

@@ -5,7 +5,6 @@ cell with its levels, steps, outliers or creep marked."""
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from harness.judge.words import METRIC_TITLES, key_text, ratio_words
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
 from harness.reporting.environment import machine_footer
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
-from harness.reporting.writers import to_markdown
+from harness.reporting.output import write_markdown_file
 
 # More plots than this is a wall nobody reads: the table lists every changed series anyway.
 MAX_SERIES_PLOTS = 24
@@ -158,10 +157,6 @@ def _scale(s: Series) -> tuple[float, str]:
 
 
 def write_history_markdown(hist: History, path: Path) -> None:
-    """The report without its plots, written whole (to a temporary sibling, then renamed)."""
-    text = to_markdown(build_history_report(hist, figures=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """The report without its plots, as one Markdown file written whole."""
+    write_markdown_file(build_history_report(hist, figures=False), path)
 

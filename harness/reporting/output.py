@@ -15,6 +15,18 @@ from harness.reporting.writers import to_html, to_markdown
 REPORT_FILES = ("report.md", "report.html")
 
 
+def write_markdown_file(report: Report, path: Path) -> None:
+    """A report without its plots as one Markdown file (a CI step summary shows no PNGs),
+    written whole: to a temporary sibling, then renamed."""
+    from harness.reporting.writers import to_markdown
+
+    text = to_markdown(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_report(report: Report, out_dir: Path) -> Path:
     """Write report.md, report.html and the report's files into out_dir, replacing it whole."""
     target = Path(out_dir).absolute()
