@@ -188,6 +188,15 @@ def test_a_flat_mixed_suite_alarms_near_the_family_rate(template: Record) -> Non
     assert alarms <= 5
 
 
+@pytest.mark.parametrize("seed", [1016, 1019, 1028, 1058, 1060])
+def test_the_best_split_of_a_long_flat_history_is_not_a_step(template: Record,
+                                                               seed: int) -> None:
+    """Flat 30-night histories in which the best of 29 places to split passed one t test:
+    five of a hundred, before the p counted the places it was chosen from."""
+    hist = history(nights(template, [1.0] * 30, seed=seed, **MIXED))
+    assert [s for s in hist.regressions if s.steps] == []
+
+
 def _folder(tmp_path: Path, records: list[Record]) -> Path:
     folder = tmp_path / "history"
     folder.mkdir()

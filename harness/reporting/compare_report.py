@@ -80,7 +80,10 @@ def ratio_figure(comparison: Comparison, metric: str) -> Figure | None:
     ax.axvline(1.0, color="black", lw=1, ls="--")
     ax.set_xscale("log")
     # Ratios, not powers of ten: a log axis spanning 0.8-1.3 would otherwise read "9x10^-1".
-    ax.xaxis.set_major_locator(FixedLocator(TICKS))
+    low, high = ax.get_xlim()
+    # Past a span of 3x, the ticks at 0.9 and 1.1 run into their neighbours' labels.
+    ticks = TICKS if high / low < 3 else tuple(t for t in TICKS if t not in (0.9, 1.1))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     swept = len({r.key[5] for r in rows}) > len({r.key[:2] for r in rows})

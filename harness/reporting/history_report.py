@@ -5,13 +5,15 @@ cell with its levels, steps, outliers or creep marked."""
 from __future__ import annotations
 
 import itertools
+import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from harness.judge.history import History, Series, changed
+from harness.judge.history import History, Series, Step, changed
 from harness.judge.history_render import (
     COLUMNS,
     change_text,
@@ -112,13 +114,14 @@ def series_figure(hist: History, s: Series) -> Figure:
     low = values - np.array([lo for lo, _ in s.spread]) / scale
     high = np.array([hi for _, hi in s.spread]) / scale - values
     ax.errorbar(s.runs, values, yerr=[low, high], fmt="o", ms=4, color=color, capsize=2)
+    ax.margins(y=0.12)  # an outlier's marker would sit on the frame
     outliers = [s.runs.index(i) for i in s.outliers]
     if outliers:
         ax.plot([s.runs[i] for i in outliers], values[outliers], "x", color="red", ms=10)
     _levels(ax, s, scale)
     for step in s.steps:
         ax.axvline(step.at - 0.5, color="black", ls="--", lw=1)
-        ax.annotate(f"{change_text_of(step.ratio, s)}\n{step_env_text(step)}"[:120],
+        ax.annotate(_step_label(step, s),
                     (step.at - 0.5, ax.get_ylim()[1]), fontsize=7, va="top", ha="right",
                     rotation=0, xytext=(-3, -3), textcoords="offset points")
     if s.creep:
@@ -132,6 +135,21 @@ def series_figure(hist: History, s: Series) -> Figure:
     ax.set_ylabel(unit)
     ax.grid(alpha=0.3)
     return fig
+
+
+# A commit's 40 hex digits fill a plot's width; its first ten name it as well.
+_COMMIT = re.compile(r"\b([0-9a-f]{10})[0-9a-f]{30}\b")
+MAX_LABEL_LINES = 4
+
+
+def _step_label(step: Step, s: Series) -> str:
+    """The change and what moved, one environment field a line, commits shortened."""
+    moved = [c.text for c in step.env] or [step_env_text(step)]
+    lines = [change_text_of(step.ratio, s)] + [_COMMIT.sub(r"\1", m) for m in moved]
+    lines += ["nothing else"] if step.env else []
+    if len(lines) > MAX_LABEL_LINES:
+        lines = [*lines[:MAX_LABEL_LINES - 1], f"... {len(lines) - MAX_LABEL_LINES + 1} more"]
+    return "\n".join(textwrap.shorten(line, 70, placeholder="...") for line in lines)
 
 
 def change_text_of(ratio: float, s: Series) -> str:
