@@ -524,15 +524,21 @@ def cmd_ab(args: argparse.Namespace) -> int:
     _creatable(workdir.absolute(), "--results")
     started = time.perf_counter()
     sides = [spec.baseline, *spec.variants]
-    planned = [envs.plan(side) for side in sides]
-    built = {}
-    for side, one in zip(sides, planned, strict=True):
-        built[side.name] = envs.build(one)
-        print(f"harness: environment {side.name}: {built[side.name].how}", file=sys.stderr)
-    if args.build_only:
-        return 0
-    runs = run_rounds(spec, built, workdir,
-                      lambda line: print(f"harness: {line}", file=sys.stderr))
+    try:
+        planned = [envs.plan(side) for side in sides]
+        built = {}
+        for side, one in zip(sides, planned, strict=True):
+            built[side.name] = envs.build(one)
+            print(f"harness: environment {side.name}: {built[side.name].how}", file=sys.stderr)
+        if args.build_only:
+            return 0
+        runs = run_rounds(spec, built, workdir,
+                          lambda line: print(f"harness: {line}", file=sys.stderr))
+    except KeyboardInterrupt:
+        # Each side's run had the same Ctrl-C and stopped its engines; an environment cut
+        # short has no ready mark and is built again next time.
+        print(f"harness: interrupted: the rounds so far are in {workdir}", file=sys.stderr)
+        return INTERRUPTED
     records = {label: side_records(runs, label) for label, _ in spec.sides}
     result = judge(spec, records, built, time.perf_counter() - started, str(workdir),
                    args.factor)
