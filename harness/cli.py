@@ -518,7 +518,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if args.judge:
         return _emit_ab(args, _rejudge(spec, args.judge, args.factor))
     stamp = now_iso().replace(":", "").replace("-", "")[:15]
-    workdir = args.results or config.results_dir() / f"ab-{stamp}"
+    # Absolute: each side runs with its own folder as the working directory.
+    workdir = (args.results or config.results_dir() / f"ab-{stamp}").absolute()
     if workdir.exists() and any(workdir.iterdir()):
         raise UsageError(f"--results {workdir} already holds files; name a new folder")
     _creatable(workdir.absolute(), "--results")

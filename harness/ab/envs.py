@@ -51,7 +51,7 @@ class BuiltEnv:
 
 def cache_root() -> Path:
     """Where the environments live; HARNESS_AB_CACHE overrides."""
-    return config.cache_dir("HARNESS_AB_CACHE", "pydata-harness-ab")
+    return config.cache_dir("HARNESS_AB_CACHE", "pydata-harness-ab").absolute()
 
 
 def uv_bin() -> str:
