@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +107,3 @@ def _last_line(log: Path) -> str:
 def side_records(runs: list[SideRun], label: str) -> list[Record]:
     return read_records([r.path for r in runs if r.label == label])
 
-
-def python_of(env: BuiltEnv) -> str:
-    return str(env.python) if env.key != "current" else sys.executable

@@ -7,6 +7,7 @@ before any environment is built or any cell runs.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -78,7 +79,8 @@ class AbSpec:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # A JSON string is a TOML basic string, newlines and quotes escaped alike.
+    return json.dumps(text)
 
 
 def _value(v: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,6 @@ class AbResult:
     baseline_env: BuiltEnv
     wall_s: float
     records_dir: str
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def control_calls(self) -> list[Any]:

@@ -304,20 +304,29 @@ class _Fit:
         return math.log(max(float(np.mean(per_run)), MIN_VARIANCE)) if per_run else None
 
 
+def _mad_squared(deviations: np.ndarray) -> float:
+    """The variance a normal sample of these deviations has, by their median absolute size:
+    one wild value moves it little."""
+    return float((1.4826 * np.median(np.abs(deviations))) ** 2)
+
+
 def _mad_variance(values: np.ndarray) -> float:
-    return float((1.4826 * np.median(np.abs(values - np.median(values)))) ** 2)
+    return _mad_squared(values - np.median(values))
 
 
 def _analyse_group(group: list[Series], nights: list[Night], rules: Rules) -> None:
     fits = [_Fit(s, list(range(len(s.runs))), []) for s in group]
-    penalty = _penalties(fits, _robust_variance(group))
+    prior = _prior(fits)
+    penalty = _penalties(fits, prior, _robust_variance(group))
     for fit, sigma2 in zip(fits, penalty, strict=True):
         fit.breaks = _candidates(fit.y, sigma2)
-    _settle(fits, rules)
+    _settle(fits, prior, rules)
     for fit, sigma2 in zip(fits, penalty, strict=True):
         if _set_outliers_aside(fit):
             fit.breaks = _candidates(fit.y, sigma2)
-    prior = _settle(fits, rules)
+    # The points kept changed where outliers went: the prior is learnt from them again.
+    prior = _prior(fits)
+    _settle(fits, prior, rules)
     for fit in fits:
         _finish(fit, prior, rules, nights)
 
@@ -326,34 +335,20 @@ def _analyse_group(group: list[Series], nights: list[Night], rules: Rules) -> No
 MAX_LOG_NOISE = math.log(100.0)
 
 
-# Rounds of (noise from the levels, levels tested with that noise) before giving up on them
-# agreeing; each round only removes steps, so it ends in a few.
-MAX_ROUNDS = 8
+def _settle(fits: list[_Fit], prior: Prior, rules: Rules) -> None:
+    """Drop each series' failing candidates. The prior comes from night-to-night differences,
+    not from the levels, so it does not move as steps go and one pass settles them."""
+    for fit in fits:
+        _eliminate(fit, prior, rules)
 
 
-def _settle(fits: list[_Fit], rules: Rules) -> Prior:
-    """Test the steps with the group's noise, re-estimate the noise from the levels left, and
-    again until no step goes: PELT's candidates over-split, and noise measured within
-    over-split levels is too small, so it must not judge them."""
-    prior = _prior(fits)
-    for _ in range(MAX_ROUNDS):
-        before = [list(f.breaks) for f in fits]
-        for fit in fits:
-            _eliminate(fit, prior, rules)
-        prior = _prior(fits)
-        if [f.breaks for f in fits] == before:
-            break
-    return prior
-
-
-def _penalties(fits: list[_Fit], group_sigma2: float) -> list[float]:
+def _penalties(fits: list[_Fit], prior: Prior, group_sigma2: float) -> list[float]:
     """The noise each series' PELT penalty is scaled by: what the prior expects of the cell
     from its within-run noise, or the metric's where it has none. One penalty for the whole
     metric hid a 20 % step of a cell that sleeps (0.3 % noise) under the 11 % of the
     CPU-bound cells; and a noisy cell given less than its own noise is over-split, and the
     best of its many candidates passes by chance (5 false alarms in 100 flat 30-night
     histories of a mixed suite)."""
-    prior = _prior(fits)
     out = []
     for fit in fits:
         own = prior.at(fit.within()).s2
@@ -368,7 +363,7 @@ def _robust_variance(group: list[Series]) -> float:
                            [np.zeros(0)])
     if len(diffs) == 0:
         return MIN_VARIANCE
-    return max((1.4826 * float(np.median(np.abs(diffs)))) ** 2 / 2, MIN_VARIANCE)
+    return max(_mad_squared(diffs) / 2, MIN_VARIANCE)
 
 
 def _candidates(y: np.ndarray, sigma2: float) -> list[int]:
@@ -395,7 +390,7 @@ def _diff_variance(fit: _Fit) -> tuple[float, int]:
     diffs = np.diff(fit.y)
     if len(diffs) == 0:
         return float("nan"), 0
-    return max((1.4826 * float(np.median(np.abs(diffs)))) ** 2 / 2, MIN_VARIANCE), len(diffs)
+    return max(_mad_squared(diffs) / 2, MIN_VARIANCE), len(diffs)
 
 
 def _sigma(fit: _Fit, prior: Prior) -> tuple[float, float]:
