@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import config
-from harness.errors import UsageError
+from harness.errors import UsageError, interrupt_on_sigterm
 
 if TYPE_CHECKING:
     from harness.ab.spec import AbSpec
@@ -506,7 +506,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
     import time
 
     from harness.ab import envs
-    from harness.ab.rounds import run_rounds, side_records, slug
+    from harness.ab.rounds import run_rounds, side_records
+    from harness.ab.spec import folder
     from harness.ab.verdict import ab_json, judge
     from harness.results.schema import now_iso
 
@@ -520,13 +521,17 @@ def cmd_ab(args: argparse.Namespace) -> int:
     stamp = now_iso().replace(":", "").replace("-", "")[:15]
     # Absolute: each side runs with its own folder as the working directory.
     workdir = (args.results or config.results_dir() / f"ab-{stamp}").absolute()
-    if workdir.exists() and any(workdir.iterdir()):
-        raise UsageError(f"--results {workdir} already holds files; name a new folder")
-    _creatable(workdir.absolute(), "--results")
+    if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        raise UsageError(f"--results {workdir} already exists and is not an empty folder; name "
+                         "a new folder")
+    _creatable(workdir, "--results")
     started = time.perf_counter()
     sides = [spec.baseline, *spec.variants]
+    build_all = any(side.built for side in sides)
+    # A job runner's SIGTERM stops the rounds as Ctrl-C does: the run in flight is passed it.
+    interrupt_on_sigterm()
     try:
-        planned = [envs.plan(side) for side in sides]
+        planned = [envs.plan(side, build_all=build_all) for side in sides]
         built = {}
         for side, one in zip(sides, planned, strict=True):
             built[side.name] = envs.build(one)
@@ -545,7 +550,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                    args.factor)
     (workdir / "verdict.json").write_text(json.dumps(ab_json(result), indent=2,
                                                      allow_nan=False), encoding="utf-8")
-    folders = ", ".join(slug(label) for label, _ in spec.sides)
+    folders = ", ".join(folder(label) for label, _ in spec.sides)
     print(f"harness: records of every side under {workdir} ({folders})", file=sys.stderr)
     return _emit_ab(args, result)
 
@@ -563,17 +568,17 @@ def _emit_ab(args: argparse.Namespace, result: AbResult) -> int:
 def _rejudge(spec: AbSpec, folder: Path, factor: float) -> AbResult:
     """The verdict on an earlier A/B's records: every side's rounds, as they were written."""
     from harness.ab.envs import recorded
-    from harness.ab.rounds import slug
+    from harness.ab.spec import folder as side_folder
     from harness.ab.verdict import judge
     from harness.judge.sides import load_side
 
     records = {}
     for label, _ in spec.sides:
-        files = sorted((folder / slug(label)).glob("round-*.jsonl"))
+        files = sorted((folder / side_folder(label)).glob("round-*.jsonl"))
         if not files:
             raise UsageError(f"--judge {folder}: no round-*.jsonl of side {label!r} in "
-                             f"{folder / slug(label)}; pass the --results folder of an A/B of "
-                             "this same file")
+                             f"{folder / side_folder(label)}; pass the --results folder of an "
+                             "A/B of this same file")
         records[label] = load_side(files, label)
     envs = {side.name: recorded(folder) for side in [spec.baseline, *spec.variants]}
     previous = folder / "verdict.json"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 
@@ -12,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.ab.verdict import THRESHOLDS, AbResult
+from harness.errors import interrupt_on_sigterm
 from harness.execution.runner import ProgressFn
 from harness.fmt import fmt_bytes, fmt_count, fmt_gib, fmt_seconds
 from harness.judge.compare import Comparison
@@ -29,8 +29,7 @@ def with_bar(err: Console, total: int, work: Callable[[ProgressFn], list[Record]
     """Run `work(progress)` under a progress bar; SIGTERM interrupts it like Ctrl-C."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    # A job runner's SIGTERM must stop the engines too, exactly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupt_on_sigterm()
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("starting", total=total)
 
@@ -39,9 +38,6 @@ def with_bar(err: Console, total: int, work: Callable[[ProgressFn], list[Record]
 
         return work(progress)
 
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def print_summary(records: list[Record]) -> None:

@@ -5,6 +5,10 @@ A side is the project (its working tree, or a git ref) plus requirement pins. uv
 interpreter, so the next call with the same pins reuses it in well under a second; uv's own
 cache means even a new key installs in seconds once PySpark's 456 MB archive is built once.
 A pin that cannot be resolved stops everything before any cell runs.
+
+Every resolution prefers the versions installed where `harness ab` runs, so a side differs
+from it only where its pins or its ref force a change; and when any side is built, every side
+is, so no two sides differ by how they were installed (an editable install against a wheel).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass
 from io import BytesIO
@@ -23,7 +28,8 @@ from harness import config
 from harness.ab.spec import Side
 from harness.errors import UsageError
 
-PROJECT = "pydata-parallel-harness[ml]"
+DIST = "pydata-parallel-harness"
+PROJECT = f"{DIST}[ml]"
 READY = ".harness-ab-ready"
 # The files that make the harness what it is: its code and its declared dependencies.
 PROJECT_FILES = ("pyproject.toml",)
@@ -96,10 +102,12 @@ class Planned:
     seconds: float  # resolving it
 
 
-def plan(side: Side, root: Path | None = None, cache: Path | None = None) -> Planned | None:
-    """Resolve the side's pins (None: it runs in this environment). Every side is planned
-    before any is built, so a bad ref or pin of the last side costs no build of the first."""
-    if not side.built:
+def plan(side: Side, root: Path | None = None, cache: Path | None = None,
+         build_all: bool = False) -> Planned | None:
+    """Resolve the side's pins (None: it runs in this environment, which only a side with
+    nothing to build does, and only when no side is built). Every side is planned before any
+    is built, so a bad ref or pin of the last side costs no build of the first."""
+    if not (side.built or build_all):
         return None
     started = time.perf_counter()
     root = root or project_root()
@@ -153,15 +161,35 @@ def _source(side: Side, root: Path, cache: Path) -> Path:
 
 
 def resolve(side: Side, source: Path) -> list[str]:
-    """The pinned requirements of the side's environment, as uv resolves them."""
+    """The pinned requirements of the side's environment, as uv resolves them, keeping what
+    is installed here wherever the pins allow."""
     wanted = "\n".join([f"{PROJECT} @ {source.as_uri()}", *side.requirements]) + "\n"
-    done = _run_uv(["pip", "compile", "-", "--python", sys.executable, "--no-header",
-                    "--no-annotate", "--quiet"], wanted)
-    if done.returncode != 0:
-        raise UsageError(f"{side.name}: the pins {' '.join(side.requirements) or '(none)'} cannot "
-                         f"be resolved ({_reason(done.stderr, side)}); fix or drop the pin")
-    return [line.strip() for line in done.stdout.splitlines()
+    with tempfile.TemporaryDirectory(prefix="harness-ab-") as tmp:
+        # uv takes an existing output file's pins as its preferences.
+        out = Path(tmp) / "requirements.txt"
+        out.write_text("\n".join(installed()) + "\n", encoding="utf-8")
+        done = _run_uv(["pip", "compile", "-", "--python", sys.executable, "--no-header",
+                        "--no-annotate", "--quiet", "--output-file", str(out)], wanted)
+        if done.returncode != 0:
+            raise UsageError(f"{side.name}: the pins {' '.join(side.requirements) or '(none)'} "
+                             f"cannot be resolved ({_reason(done.stderr, side)}); fix or drop "
+                             "the pin")
+        text = out.read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
+
+
+def installed() -> list[str]:
+    """The pins of the environment harness ab runs in, the project itself left out."""
+    done = _run_uv(["pip", "freeze", "--python", sys.executable])
+    if done.returncode != 0:
+        raise UsageError(f"uv cannot list this environment's packages: {done.stderr.strip()}")
+    return [line for line in done.stdout.splitlines()
+            if line.strip() and not line.startswith(("-e", "#")) and not _is_project(line)]
+
+
+def _is_project(line: str) -> bool:
+    return _package(line) in (DIST, DIST.replace("-", "_"))
 
 
 def _reason(stderr: str, side: Side) -> str:
@@ -190,7 +218,7 @@ def _key(resolved: list[str], source: Path) -> str:
     the files and the interpreter."""
     digest = hashlib.sha256(sys.version.encode())
     for line in resolved:
-        if "@ file://" not in line:
+        if not _is_project(line):
             digest.update(line.encode() + b"\n")
     for name in PROJECT_FILES:
         digest.update((source / name).read_bytes())
@@ -211,8 +239,9 @@ def _install(target: Path, resolved: list[str], side: Side) -> None:
         raise UsageError(f"{side.name}: uv venv failed: {_reason(made.stderr, side)}")
     lock = target / "requirements.txt"
     lock.write_text("\n".join(resolved) + "\n", encoding="utf-8")
+    # uv's cache would reuse a wheel of the project built from other files of the same version.
     synced = _run_uv(["pip", "sync", "--quiet", "--python", str(target / "bin" / "python"),
-                      str(lock)])
+                      "--reinstall-package", DIST, str(lock)])
     if synced.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)
         raise UsageError(f"{side.name}: installing its environment failed: "

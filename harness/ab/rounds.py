@@ -1,15 +1,17 @@
 """Interleaved rounds: each round runs every side once, each in a fresh `harness run` process
 in its own environment, so the slow drift of a shared machine lands on every side alike.
 
-The order reverses every round (A A' B, then B A' A, ...): the side that goes first, on a
-machine still settling from the last round, alternates. Start-up and data preparation stay
-out of the comparison as in any run (timed apart, data generated once and shared through the
-one data folder).
+The order rotates every round (A A' B, then A' B A, then B A A', ...): over as many rounds
+as there are sides, each side runs once in each place, so none is always first on a machine
+still settling from the last round. Start-up and data preparation stay out of the comparison
+as in any run (timed apart, data generated once and shared through the one data folder).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from harness import config
 from harness.ab.envs import BuiltEnv
-from harness.ab.spec import AbSpec, Side
+from harness.ab.spec import AbSpec, Side, folder
 from harness.errors import UsageError
 from harness.results.schema import Record, read_records
 
@@ -38,11 +40,9 @@ class SideRun:
 
 
 def order(sides: list[str], round_index: int) -> list[str]:
-    return list(sides) if round_index % 2 == 0 else list(reversed(sides))
-
-
-def slug(label: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in label).strip("-")
+    """A cyclic Latin square: round r starts at side r."""
+    shift = round_index % len(sides)
+    return [*sides[shift:], *sides[:shift]]
 
 
 def run_rounds(spec: AbSpec, envs: dict[str, BuiltEnv], workdir: Path,
@@ -51,9 +51,9 @@ def run_rounds(spec: AbSpec, envs: dict[str, BuiltEnv], workdir: Path,
     sides = dict(spec.sides)
     labels = list(sides)
     for label, side in sides.items():
-        folder = workdir / slug(label)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "suite.toml").write_text(spec.suite_toml(side), encoding="utf-8")
+        where = workdir / folder(label)
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "suite.toml").write_text(spec.suite_toml(side), encoding="utf-8")
     runs = []
     for r in range(spec.rounds):
         for label in order(labels, r):
@@ -65,23 +65,27 @@ def run_rounds(spec: AbSpec, envs: dict[str, BuiltEnv], workdir: Path,
 
 
 def _run_side(label: str, side: Side, env: BuiltEnv, workdir: Path, r: int) -> SideRun:
-    folder = workdir / slug(label)
-    out = folder / f"round-{r:02d}.jsonl"
-    log = folder / f"round-{r:02d}.log"
-    command = [str(env.python), "-m", "harness", "run", "--suite", str(folder / "suite.toml"),
+    where = workdir / folder(label)
+    out = where / f"round-{r:02d}.jsonl"
+    log = where / f"round-{r:02d}.log"
+    command = [str(env.python), "-m", "harness", "run", "--suite", str(where / "suite.toml"),
                "--out", str(out), "--no-report"]
     # Every side reads the same generated data; its own results and logs stay in its folder.
     child_env = {**os.environ, "HARNESS_DATA_DIR": str(config.data_dir().resolve()),
-                 "HARNESS_RESULTS_DIR": str(folder.resolve())}
+                 "HARNESS_RESULTS_DIR": str(where.resolve())}
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as sink:
+        # A group of its own: the run, its engines and workers are signalled and ended as one,
+        # whether the Ctrl-C came from a terminal or a job runner's signal to this process.
         child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=child_env,
-                                 cwd=folder)
+                                 cwd=where, start_new_session=True)
         try:
             code = child.wait()
         except KeyboardInterrupt:
             _stop(child)
             raise
+        finally:
+            _end_group(child)
     seconds = time.perf_counter() - started
     if code >= BROKEN or code < 0 or not out.is_file():
         raise UsageError(f"{label}: its run in round {r + 1} exited {code} "
@@ -90,12 +94,22 @@ def _run_side(label: str, side: Side, env: BuiltEnv, workdir: Path, r: int) -> S
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
-    """The child got the same Ctrl-C (one process group); wait for it to stop its engines."""
-    try:
+    """Pass the Ctrl-C on and give the run its grace to stop its engines and keep its records;
+    a second Ctrl-C, or the grace running out, ends it at once."""
+    _signal(child, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
         child.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
+
+
+def _end_group(child: subprocess.Popen[bytes]) -> None:
+    """Nothing of the run outlives it: whatever is left in its group is killed."""
+    _signal(child, signal.SIGKILL)
+    child.wait()
+
+
+def _signal(child: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, sig)
 
 
 def _last_line(log: Path) -> str:

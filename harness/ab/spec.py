@@ -62,6 +62,13 @@ class AbSpec:
             out.append((f"{self.baseline.name} ({CONTROL})", self.baseline))
         return out + [(v.name, v) for v in self.variants]
 
+    def params(self, side: Side) -> dict[str, dict[str, Any]]:
+        """The suite's parameter values with the side's over them, key by key."""
+        merged = {w: dict(v) for w, v in self.cells.params.items()}
+        for workload, values in side.params.items():
+            merged.setdefault(workload, {}).update(values)
+        return merged
+
     def suite_toml(self, side: Side) -> str:
         """The suite one side's `harness run` reads: the cells, with the side's parameters."""
         c = self.cells
@@ -71,11 +78,17 @@ class AbSpec:
                  f"engines = [{', '.join(_quote(e) for e in c.engines)}]"]
         if c.warmup is not None:
             lines.append(f"warmup = {c.warmup}")
-        params = {**c.params, **side.params}
-        for workload, values in params.items():
+        for workload, values in self.params(side).items():
             lines.append(f"[params.{_quote(workload)}]")
-            lines += [f"{_quote(k)} = {_value(v)}" for k, v in values.items()]
+            lines += [f"{_quote(k)} = {_value(v, f'{workload}.{k}')}"
+                      for k, v in values.items()]
         return "\n".join(lines) + "\n"
+
+
+def folder(label: str) -> str:
+    """A side's records folder. Side names are already safe file names; the A/A copy's gets
+    a mark no side name may hold, so no name can land in another side's folder."""
+    return label.replace(f" ({CONTROL})", "@A-A")
 
 
 def _quote(text: str) -> str:
@@ -83,7 +96,7 @@ def _quote(text: str) -> str:
     return json.dumps(text)
 
 
-def _value(v: Any) -> str:
+def _value(v: Any, name: str) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
@@ -91,8 +104,9 @@ def _value(v: Any) -> str:
     if isinstance(v, str):
         return _quote(v)
     if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    raise UsageError(f"a parameter value must be a number, string, boolean or list, got {v!r}")
+        return "[" + ", ".join(_value(x, name) for x in v) + "]"
+    raise UsageError(f"params {name}: a parameter value is a number, string, boolean or list, "
+                     f"got {v!r}")
 
 
 def load_spec(path: Path) -> AbSpec:
@@ -114,13 +128,11 @@ def parse_spec(data: dict[str, Any], where: str) -> AbSpec:
     if not isinstance(variants, list) or not variants:
         raise UsageError(f"{where}: declare at least one [[variant]] to compare with the baseline")
     baseline = _side(data.get("baseline", {"name": "baseline"}), "baseline", where)
-    sides = [baseline, *(_side(v, f"variant {i + 1}", where) for i, v in enumerate(variants))]
+    sides = [baseline, *(_side(v, f"variant-{i + 1}", where) for i, v in enumerate(variants))]
     names = [s.name for s in sides]
     if len(set(names)) != len(names):
         raise UsageError(f"{where}: every side needs its own name, got {', '.join(names)}")
     cells = _cells(data.get("cells", {}), where)
-    for side in sides:
-        _check_params(cells, side, where)
     rounds = _int(data.get("rounds", DEFAULT_ROUNDS), "rounds", where)
     if rounds < MIN_ROUNDS:
         raise UsageError(f"{where}: rounds must be at least {MIN_ROUNDS} (each round is one run "
@@ -128,8 +140,14 @@ def parse_spec(data: dict[str, Any], where: str) -> AbSpec:
     control = data.get("control", True)
     if not isinstance(control, bool):
         raise UsageError(f"{where}: control is true or false (the A/A copy of the baseline)")
-    return AbSpec(title=str(data.get("title", "A/B")), baseline=baseline,
-                  variants=tuple(sides[1:]), cells=cells, rounds=rounds, control=control)
+    title = data.get("title", "A/B")
+    if not isinstance(title, str):
+        raise UsageError(f"{where}: title is a string, got {title!r}")
+    spec = AbSpec(title=title, baseline=baseline, variants=tuple(sides[1:]), cells=cells,
+                  rounds=rounds, control=control)
+    for side in sides:
+        _check_side_suite(spec, side, where)
+    return spec
 
 
 def _known(data: Any, keys: set[str], where: str) -> None:
@@ -175,7 +193,7 @@ def _cells(data: Any, where: str) -> SuiteSpec:
     values: dict[str, Any] = {}
     for key in ("workloads", "engines"):
         if key in data:
-            values[key] = tuple(str(x) for x in data[key])
+            values[key] = tuple(_names(data[key], key, where))
     if "size" in data:
         if data["size"] not in config.SIZES:
             raise UsageError(f"{where}: unknown size {data['size']!r}; choose one of: "
@@ -185,7 +203,7 @@ def _cells(data: Any, where: str) -> SuiteSpec:
         if key in data:
             values[key] = _int(data[key], key, where)
     if "timeout_s" in data:
-        values["timeout_s"] = float(data["timeout_s"])
+        values["timeout_s"] = _seconds(data["timeout_s"], where)
     # Validated the way a suite file is: through its own parser.
     merged = {"title": suite.title, "size": suite.size, "repeat": suite.repeat,
               "workloads": list(suite.workloads), "engines": list(suite.engines),
@@ -199,9 +217,26 @@ def _cells(data: Any, where: str) -> SuiteSpec:
         raise UsageError(f"{where} [cells]: {exc}") from None
 
 
-def _check_params(cells: SuiteSpec, side: Side, where: str) -> None:
+def _names(value: Any, key: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise UsageError(f"{where} [cells]: {key} is a list of names, like "
+                         f"{key} = [\"csv-groupby\"], got {value!r}")
+    return value
+
+
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UsageError(f"{where} [cells]: timeout_s is a number of seconds above 0, got "
+                         f"{value!r}")
+    return float(value)
+
+
+def _check_side_suite(spec: AbSpec, side: Side, where: str) -> None:
+    """The suite this side's run will read, parsed as that run will parse it: a value the
+    suite format cannot hold fails now, not in round 1."""
     try:
-        check_workload_params(side.params, cells.workloads, cells.size)
+        check_workload_params(spec.params(side), spec.cells.workloads, spec.cells.size)
+        parse_suite(tomllib.loads(spec.suite_toml(side)), Path(f"{folder(side.name)}.toml"))
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{where}: {side.name}: {exc}") from None
 

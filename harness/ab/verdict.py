@@ -69,14 +69,25 @@ class AbResult:
     def trust(self) -> str:
         if self.control is None:
             return "no A/A control was run: the noise of this machine is not known"
-        calls = self.control_calls
-        if not calls:
+        if self.trusted:
             return ("the A/A control called nothing: the baseline against its own copy in "
                     "the same interleaving is the same everywhere" + self._aa_reach)
-        worst = max((abs(math.log(r.ratio)) for r in calls if r.ratio), default=0.0)
         return (f"NOT TRUSTWORTHY at this noise level: the A/A control (no change at all) "
-                f"called {len(calls)} row(s) changed, by up to {math.exp(worst):.2f}x; treat "
-                f"A/B calls under that as noise, or run more rounds")
+                f"called {self._aa_calls}; treat A/B calls under that as noise, or run more "
+                "rounds")
+
+    @property
+    def _aa_calls(self) -> str:
+        """What the A/A control called, in words: how many rows, by how much at most, and how
+        many were a change of status (an answer or a run that failed on one copy)."""
+        calls = self.control_calls
+        moved = [abs(math.log(r.ratio)) for r in calls if r.ratio and r.ratio > 0]
+        words = f"{len(calls)} row(s) changed"
+        if moved:
+            words += f", by up to {math.exp(max(moved)):.2f}x"
+        if len(moved) < len(calls):
+            words += f" ({len(calls) - len(moved)} a change of status, not of speed)"
+        return words
 
     @property
     def _aa_reach(self) -> str:
@@ -96,7 +107,13 @@ class AbResult:
     @property
     def verdict(self) -> str:
         parts = [f"{v.name}: {v.comparison.verdict}" for v in self.variants]
-        return "; ".join(parts) + f" ({self.trust.split(':')[0]})"
+        if self.control is None:
+            trust = "no A/A control"
+        elif self.trusted:
+            trust = "the A/A control called nothing"
+        else:
+            trust = f"NOT TRUSTWORTHY: the A/A control called {self._aa_calls}"
+        return "; ".join(parts) + f" ({trust})"
 
 
 def judge(spec: AbSpec, records: dict[str, list[Record]], envs: dict[str, BuiltEnv],
@@ -118,7 +135,8 @@ def _outcome(name: str, side: Side, base: list[Record], new: list[Record], spec:
     aligned, changes = align_params(base, new, spec.baseline, side)
     comparison = compare(base, aligned, factor)
     comparison.env = changes + comparison.env
-    return Outcome(name, comparison, probabilities(base, aligned), env)
+    ratios = {r.key: r.ratio for r in comparison.rows if r.metric == WARM.name and r.ratio}
+    return Outcome(name, comparison, probabilities(base, aligned, ratios), env)
 
 
 def align_params(base: list[Record], new: list[Record], baseline: Side,
@@ -148,12 +166,16 @@ def _loose(r: Record) -> tuple[str, str, str, int, int]:
     return (r.workload, r.engine, r.size, r.n_workers, r.threads_per_worker)
 
 
-def probabilities(base: list[Record], new: list[Record], seed: int = 0) -> list[Probabilities]:
+def probabilities(base: list[Record], new: list[Record],
+                  ratios: dict[CellKey, float] | None = None,
+                  seed: int = 0) -> list[Probabilities]:
     """Per cell of both sides, P(median(B) / median(A) - 1 > x), by a two-level bootstrap:
     resample the rounds, then the steady repeats within each round drawn (coiled/benchmarks'
     A/B table, with medians as `harness compare` uses). Resampling the repeats alone would
     treat 18 repeats of three processes as 18 independent runs: the A/A control then gave a
-    flat cell a 73 % chance of being 5 % slower."""
+    flat cell a 73 % chance of being 5 % slower. The rounds are drawn in pairs, round i of
+    both sides together, because those ran side by side on the machine as it was then. The
+    ratio shown is compare's (`ratios`) where it has one."""
     a, b = by_cell(base), by_cell(new)
     rng = np.random.default_rng(seed)
     out = []
@@ -161,16 +183,21 @@ def probabilities(base: list[Record], new: list[Record], seed: int = 0) -> list[
         ra, rb = _rounds(a[key]), _rounds(b[key])
         if ra is None or rb is None:
             continue
-        ma, mb = _resampled_medians(ra, rng), _resampled_medians(rb, rng)
+        drawn = _round_draws(len(ra), len(rb), rng)
+        ma = _resampled_medians(ra, drawn[0], rng)
+        mb = _resampled_medians(rb, drawn[1], rng)
         ratio = mb / ma - 1
-        out.append(Probabilities(key, float(np.median(rb) / np.median(ra)),
+        shown = (ratios or {}).get(key) or float(np.median(rb) / np.median(ra))
+        out.append(Probabilities(key, float(shown),
                                  tuple(float(np.mean(ratio > x)) for x in THRESHOLDS)))
     return out
 
 
 def _rounds(records: list[Record]) -> np.ndarray | None:
-    """The cell's steady repeats, one row per round (run), cut to the shortest round."""
-    runs = [np.array(v) for v in samples(records, WARM).values() if len(v) >= 2]
+    """The cell's steady repeats, one row per round (run) in the order they ran, cut to the
+    shortest round."""
+    by_run = samples(records, WARM)
+    runs = [np.array(by_run[run]) for run in sorted(by_run) if len(by_run[run]) >= 2]
     if len(runs) < 2:
         return None
     width = min(len(r) for r in runs)
@@ -178,9 +205,18 @@ def _rounds(records: list[Record]) -> np.ndarray | None:
     return data if float(np.median(data)) > 0 else None
 
 
-def _resampled_medians(data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _round_draws(ka: int, kb: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Which rounds each resample takes: the same ones on both sides when both have every
+    round, else each side its own (a round lost on one side breaks the pairing)."""
+    first = rng.integers(ka, size=(RESAMPLES, ka, 1))
+    if ka == kb:
+        return first, first
+    return first, rng.integers(kb, size=(RESAMPLES, kb, 1))
+
+
+def _resampled_medians(data: np.ndarray, rounds: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
     k, m = data.shape
-    rounds = rng.integers(k, size=(RESAMPLES, k, 1))
     repeats = rng.integers(m, size=(RESAMPLES, k, m))
     return np.median(data[rounds, repeats].reshape(RESAMPLES, -1), axis=1)
 

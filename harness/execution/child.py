@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from typing import Any
 
+from harness.errors import interrupt_on_sigterm
 from harness.execution.session import SessionSpec, run_session
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    # Turn the parent's SIGTERM into an exception so the engine's context manager stops it.
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> int:
     spec = SessionSpec.from_json(sys.stdin.read())
     events = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_sigterm()
 
     def emit(event: dict[str, Any]) -> None:
         events.write(json.dumps(event) + "\n")

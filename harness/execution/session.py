@@ -7,9 +7,12 @@ asv and tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.metadata
 import json
 import pickle
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -112,10 +115,14 @@ def expected_answer(workload: Workload[Any, Any], params: dict[str, Any], inputs
         return workload.expected(inputs)
     # Layout knobs cut the same data differently; they never change the answer.
     data_params = {k: v for k, v in params.items() if k not in workload.tunables}
-    key = hashlib.sha256(json.dumps([workload.name, data_params, GENERATOR_VERSION],
+    # Environments share one data folder (harness ab): an answer is pickled by, and computed
+    # with, the versions that read it.
+    key = hashlib.sha256(json.dumps([workload.name, data_params, GENERATOR_VERSION,
+                                     _answer_libraries()],
                                     sort_keys=True).encode()).hexdigest()[:16]
     path = data_dir() / "expected" / f"{workload.name}-{key}.pkl"
-    if path.exists():
+    with contextlib.suppress(FileNotFoundError, pickle.UnpicklingError, EOFError, AttributeError,
+                             ImportError, TypeError, ValueError):
         return pickle.loads(path.read_bytes())
     answer = workload.reference(inputs, one_core())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +130,15 @@ def expected_answer(workload: Workload[Any, Any], params: dict[str, Any], inputs
     tmp.write_bytes(pickle.dumps(answer))
     tmp.replace(path)
     return answer
+
+
+@functools.cache
+def _answer_libraries() -> list[str]:
+    found = []
+    for name in ("numpy", "pandas", "pyarrow", "scikit-learn"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name}=={importlib.metadata.version(name)}")
+    return [sys.version.split()[0], *found]
 
 
 def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat: int,
