@@ -159,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--md", type=Path, metavar="FILE", help="also write the verdict as Markdown")
     ab.add_argument("--out", type=Path, metavar="DIR", help="also render the report with plots")
 
+    dec = sub.add_parser("decide", help="write a MADR 4.0 decision record from the records: "
+                         "options, drivers, the measured outcome, when to revisit")
+    dec.add_argument("decision", metavar="DECISION",
+                     help="a shipped decision's name (harness list) or a decision .toml")
+    dec.add_argument("results", nargs="*", type=Path, metavar="RESULTS",
+                     help="results .jsonl files or folders (besides the decision's own runs "
+                          "under results/decide/)")
+    dec.add_argument("--out", type=Path, default=Path("reports/decisions"), metavar="DIR",
+                     help="where NNNN-title.md, .html and .json go (default: reports/decisions)")
+    dec.add_argument("--date", help="the record's date, YYYY-MM-DD (default: $ADR_DATE, or "
+                                    "today): for reproducible output")
+    dec.add_argument("--run", action="store_true",
+                     help="first measure the cells and the growth sweep the records lack")
+    dec.add_argument("--json", action="store_true", help="print the decision as JSON")
+
     rep = sub.add_parser("report", help="render report.md, report.html and plots from results")
     rep.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
@@ -172,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
                     "calibrate": cmd_calibrate, "report": cmd_report,
-                    "compare": cmd_compare, "history": cmd_history, "ab": cmd_ab}
+                    "compare": cmd_compare, "history": cmd_history, "ab": cmd_ab,
+                    "decide": cmd_decide}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
@@ -553,6 +569,41 @@ def cmd_ab(args: argparse.Namespace) -> int:
     folders = ", ".join(folder(label) for label, _ in spec.sides)
     print(f"harness: records of every side under {workdir} ({folders})", file=sys.stderr)
     return _emit_ab(args, result)
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from harness.decide.make import make
+    from harness.decide.spec import load_decision
+
+    decision = load_decision(args.decision)
+    date = args.date or os.environ.get("ADR_DATE") or dt.date.today().isoformat()
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a file; name a folder for the decision records")
+    _creatable(args.out, "--out")
+    interrupt_on_sigterm()
+    try:
+        made = make(decision, args.results, args.out, config.results_dir(), date, args.run,
+                    lambda line: print(f"harness: {line}", file=sys.stderr))
+    except KeyboardInterrupt:
+        print("harness: interrupted: the runs so far are kept; run again to go on",
+              file=sys.stderr)
+        return INTERRUPTED
+    if args.json:
+        print(json.dumps(made.written.data, indent=2, allow_nan=False))
+    else:
+        print(made.written.data["sentence"])
+    md = next(p for p in made.paths if p.suffix == ".md")
+    print(f"harness: decision record {md} (and .html, .json)", file=sys.stderr)
+    if made.missing:
+        print(f"harness: {len(made.missing)} cell(s) lack runs; the record names them; add "
+              "--run to measure them", file=sys.stderr)
+    return 0
 
 
 def _emit_ab(args: argparse.Namespace, result: AbResult) -> int:

@@ -42,3 +42,13 @@ def load_declared(name: str, folder: Path, kind: str, example: str,
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{kind} file {path} is not a valid {kind} ({type(exc).__name__}: "
                          f"{exc}); see {example} for the format") from None
+
+
+def check_keys(data: Any, keys: set[str], where: str) -> None:
+    """A table of a declaration holds only the keys it may: a typo is named, with the list."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: expected a table, got {data!r}")
+    unknown = sorted(set(data) - keys)
+    if unknown:
+        raise UsageError(f"{where}: unknown key {', '.join(unknown)} (known: "
+                         f"{', '.join(sorted(keys))})")

@@ -5,10 +5,9 @@ nothing of its group behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,10 +15,11 @@ import psutil
 import pytest
 
 from harness.ab.envs import BuiltEnv
-from harness.ab.rounds import _end_group, order
+from harness.ab.rounds import order
 from harness.ab.spec import AbSpec, folder, load_spec, parse_spec
 from harness.ab.verdict import AbResult, Outcome
 from harness.cli import main
+from harness.execution.proctree import run_own_group
 from harness.judge.compare import Comparison, Row
 from harness.results.schema import read_records
 from harness.stats import Shift
@@ -104,18 +104,17 @@ def _small_spec() -> AbSpec:
                                                              "size": "tiny"}}, "test")
 
 
-def test_ending_a_run_s_group_ends_what_it_started() -> None:
-    """What Popen.kill() missed: the run's own children (its engines' workers)."""
-    child = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
-                              "subprocess.Popen([sys.executable, '-c', 'import time; "
-                              "time.sleep(60)']); time.sleep(60)"], start_new_session=True)
-    deadline = time.monotonic() + 20
-    while not psutil.Process(child.pid).children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (grandchild,) = psutil.Process(child.pid).children()
-    _end_group(child)
-    assert child.returncode is not None
-    grandchild.wait(timeout=10)  # raises if it is still alive
+def test_a_run_s_group_ends_with_it_and_leaves_nothing_it_started(tmp_path: Path) -> None:
+    """What Popen.kill() missed: the run's own children (its engines' workers). The child
+    starts a grandchild that would sleep a minute, writes its pid and exits."""
+    pid_file = tmp_path / "pid"
+    code = run_own_group([sys.executable, "-c", "import subprocess, sys; p = subprocess.Popen("
+                          "[sys.executable, '-c', 'import time; time.sleep(60)']); "
+                          f"open({str(pid_file)!r}, 'w').write(str(p.pid))"])
+    assert code == 0
+    # Waits for it, and raises if it is still alive; NoSuchProcess: already gone and reaped.
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(int(pid_file.read_text())).wait(timeout=10)
 
 
 def test_a_cached_answer_another_version_cannot_read_is_computed_again() -> None:

@@ -9,9 +9,7 @@ as in any run (timed apart, data generated once and shared through the one data 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,12 +20,11 @@ from harness import config
 from harness.ab.envs import BuiltEnv
 from harness.ab.spec import AbSpec, Side, folder
 from harness.errors import UsageError
+from harness.execution.proctree import run_own_group
 from harness.results.schema import Record, read_records
 
 # A side's run that cannot start (exit 2 or worse) stops the A/B: its error is in the log.
 BROKEN = 2
-# After Ctrl-C the child has its own SIGINT: give it this long to stop its engines.
-STOP_GRACE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,41 +72,13 @@ def _run_side(label: str, side: Side, env: BuiltEnv, workdir: Path, r: int) -> S
                  "HARNESS_RESULTS_DIR": str(where.resolve())}
     started = time.perf_counter()
     with log.open("w", encoding="utf-8") as sink:
-        # A group of its own: the run, its engines and workers are signalled and ended as one,
-        # whether the Ctrl-C came from a terminal or a job runner's signal to this process.
-        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=child_env,
-                                 cwd=where, start_new_session=True)
-        try:
-            code = child.wait()
-        except KeyboardInterrupt:
-            _stop(child)
-            raise
-        finally:
-            _end_group(child)
+        code = run_own_group(command, stdout=sink, stderr=subprocess.STDOUT, env=child_env,
+                             cwd=where)
     seconds = time.perf_counter() - started
     if code >= BROKEN or code < 0 or not out.is_file():
         raise UsageError(f"{label}: its run in round {r + 1} exited {code} "
                          f"({_last_line(log)}); see {log}")
     return SideRun(label, r, out, seconds, code)
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    """Pass the Ctrl-C on and give the run its grace to stop its engines and keep its records;
-    a second Ctrl-C, or the grace running out, ends it at once."""
-    _signal(child, signal.SIGINT)
-    with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
-        child.wait(timeout=STOP_GRACE_S)
-
-
-def _end_group(child: subprocess.Popen[bytes]) -> None:
-    """Nothing of the run outlives it: whatever is left in its group is killed."""
-    _signal(child, signal.SIGKILL)
-    child.wait()
-
-
-def _signal(child: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(child.pid, sig)
 
 
 def _last_line(log: Path) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import config
+from harness.declared import check_keys
 from harness.errors import UsageError
 from harness.suites.spec import SuiteSpec, check_workload_params, load_suite, parse_suite
 
@@ -121,7 +122,7 @@ def load_spec(path: Path) -> AbSpec:
 
 
 def parse_spec(data: dict[str, Any], where: str) -> AbSpec:
-    _known(data, TOP_KEYS, where)
+    check_keys(data, TOP_KEYS, where)
     variants = data.get("variant", [])
     if isinstance(variants, dict):
         variants = [variants]
@@ -150,15 +151,6 @@ def parse_spec(data: dict[str, Any], where: str) -> AbSpec:
     return spec
 
 
-def _known(data: Any, keys: set[str], where: str) -> None:
-    if not isinstance(data, dict):
-        raise UsageError(f"{where}: expected a table, got {data!r}")
-    unknown = sorted(set(data) - keys)
-    if unknown:
-        raise UsageError(f"{where}: unknown key {', '.join(unknown)} (known: "
-                         f"{', '.join(sorted(keys))})")
-
-
 def _int(value: Any, name: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"{where}: {name} must be a whole number, got {value!r}")
@@ -166,7 +158,7 @@ def _int(value: Any, name: str, where: str) -> int:
 
 
 def _side(data: Any, label: str, where: str) -> Side:
-    _known(data, SIDE_KEYS, f"{where} [{label}]")
+    check_keys(data, SIDE_KEYS, f"{where} [{label}]")
     name = str(data.get("name", label))
     if not _NAME.match(name):
         raise UsageError(f"{where}: side name {name!r} must be letters, digits, . _ + -")
@@ -188,7 +180,7 @@ def _side(data: Any, label: str, where: str) -> Side:
 
 def _cells(data: Any, where: str) -> SuiteSpec:
     """The cells: a declared suite (default: nightly), with any of its values replaced."""
-    _known(data, CELL_KEYS, f"{where} [cells]")
+    check_keys(data, CELL_KEYS, f"{where} [cells]")
     suite = load_suite(str(data.get("suite", "nightly")))
     values: dict[str, Any] = {}
     for key in ("workloads", "engines"):

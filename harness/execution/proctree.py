@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from typing import Any
 
 import psutil
 
@@ -87,3 +88,26 @@ def _group_members(pgid: int) -> list[psutil.Process]:
         except (ProcessLookupError, psutil.NoSuchProcess):
             continue
     return members
+
+
+# After Ctrl-C a command in its own group is passed the SIGINT and given this long to stop
+# its engines and keep its records.
+INTERRUPT_GRACE_S = 60.0
+
+
+def run_own_group(command: list[str], **popen: Any) -> int:
+    """Run a command (a `harness run`) in a process group of its own and return its exit
+    code. Ctrl-C here, from a terminal or a job runner's signal, is passed on to the group;
+    a second Ctrl-C or the grace running out ends it at once; and whatever is left of the
+    group when it ends is killed, so nothing it started outlives it."""
+    child = subprocess.Popen(command, start_new_session=True, **popen)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        _signal_group(child.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.wait(timeout=INTERRUPT_GRACE_S)
+        raise
+    finally:
+        _signal_group(child.pid, signal.SIGKILL)
+        child.wait()

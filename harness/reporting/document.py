@@ -42,7 +42,14 @@ class Image:
     alt: str
 
 
-Block = Heading | Para | Bullets | Table | Image
+@dataclass(frozen=True)
+class Code:
+    """Lines to copy as they are: commands, shown as a code block."""
+
+    lines: tuple[str, ...]
+
+
+Block = Heading | Para | Bullets | Table | Image | Code
 
 
 @dataclass

@@ -9,7 +9,17 @@ import re
 
 import pandas as pd
 
-from harness.reporting.document import Block, Bullets, Heading, Image, Para, Report, Table, slug
+from harness.reporting.document import (
+    Block,
+    Bullets,
+    Code,
+    Heading,
+    Image,
+    Para,
+    Report,
+    Table,
+    slug,
+)
 
 
 def _md_text(text: object) -> str:
@@ -43,6 +53,8 @@ def to_markdown(report: Report) -> str:
                 out.append(_md_table(frame))
             case Image(name, alt):
                 out.append(f"![{alt}]({name})")
+            case Code(lines):
+                out.append("```bash\n" + "\n".join(lines) + "\n```")
     return "\n\n".join(out) + "\n"
 
 
@@ -76,15 +88,17 @@ def _html_block(block: Block, images: dict[str, bytes]) -> str:
             return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
         case Table(frame):
             return _html_table(frame)
+        case Code(lines):
+            return "<pre><code>" + html.escape("\n".join(lines)) + "</code></pre>"
         case Image(name, alt):
             data = base64.b64encode(images[name]).decode("ascii")
             return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
     raise TypeError(f"unknown block {block!r}")
 
 
-def to_html(report: Report) -> str:
+def to_html(report: Report, title: str = "Benchmark report") -> str:
     """report.html: one self-contained file, the PNGs embedded as data URIs."""
     body = "\n".join(_html_block(b, report.images) for b in report.blocks)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Benchmark report</title><style>{CSS}</style></head>\n"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n"
             f"<body>\n{body}\n</body></html>\n")

@@ -1,0 +1,86 @@
+"""The decision record's two plots: each option on each job (what is minimised, with the
+limit), and each option's time and memory against data size with the fitted lines carried
+to the size the team grows to (dashed where they are extrapolated)."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from harness.decide.choose import GIB, Outcome
+from harness.decide.growth import GB, Line
+from harness.decide.spec import MINIMISE, Decision
+from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
+
+UNITS = {"warm": ("s", 1.0), "cold": ("s", 1.0), "memory": ("GiB", float(GIB))}
+
+
+def options_figure(decision: Decision, outcome: Outcome, footer: str) -> Figure | None:
+    """One panel per job: a bar per option (its median), the chosen one outlined."""
+    jobs = decision.jobs
+    if not any(c.value(decision.minimise) for s in outcome.standings for c in s.cells):
+        return None
+    unit, scale = UNITS[decision.minimise]
+    fig, axes = titled_figure(f"{MINIMISE[decision.minimise]}, per option and job",
+                              footer, (WIDTH_IN, 1.2 + 0.45 * len(decision.options) * len(jobs)
+                                       / max(1, min(len(jobs), 3))), n_cols=min(len(jobs), 3))
+    for ax, job in zip(axes, jobs, strict=False):
+        names, values, colors, edges = [], [], [], []
+        for s in outcome.standings:
+            v = s.cell(job).value(decision.minimise)
+            names.append(s.option.name)
+            values.append(np.nan if v is None else v / scale)
+            colors.append(ENGINE_COLORS.get(s.option.engine, "#999999"))
+            edges.append("black" if s is outcome.chosen else "none")
+        ys = np.arange(len(names))
+        ax.barh(ys, values, color=colors, edgecolor=edges, linewidth=1.6)
+        ax.set_yticks(ys, names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(job.label + (f" (weight {job.weight:g})" if job.weight != 1 else ""),
+                     fontsize=9)
+        ax.set_xlabel(unit, fontsize=8)
+        for y, v, s in zip(ys, values, outcome.standings, strict=True):
+            text = "no record" if np.isnan(v) else f"{v:.3g}"
+            if s.out:
+                text += " (out)"
+            ax.text(0 if np.isnan(v) else v, y, " " + text, va="center", fontsize=7)
+        limit = decision.limits.peak_memory_gib
+        if decision.minimise == "memory" and limit:
+            ax.axvline(limit, color="#d62728", linestyle="--", linewidth=1)
+        ax.margins(x=0.3)
+    return fig
+
+
+def growth_figure(decision: Decision, found: list[Line], footer: str) -> Figure | None:
+    """Time and memory against data, measured points and fitted lines, to the growth size."""
+    if not found or decision.growth is None:
+        return None
+    fig, (t_ax, m_ax) = titled_figure(
+        f"{decision.growth.workload}: time and memory as the data grows (dashed: extrapolated)",
+        footer, (WIDTH_IN, 4.4), n_cols=2)
+    target = decision.growth.grow_to_gb * GB
+    for line in found:
+        color = ENGINE_COLORS.get(line.option.engine, "#999999")
+        x = np.array(line.data)
+        t_ax.plot(x, line.time_s, "o", color=color, label=line.option.name)
+        m_ax.plot(x, np.array(line.peak) / GIB, "o", color=color, label=line.option.name)
+        if not line.fitted():
+            continue
+        for ax, f, scale in ((t_ax, line.time_at, 1.0), (m_ax, line.memory_at, float(GIB))):
+            inside = np.geomspace(x.min(), x.max(), 20)
+            beyond = np.geomspace(x.max(), max(target, x.max()), 20)
+            ax.plot(inside, [f(v) / scale for v in inside], "-", color=color, linewidth=1)
+            ax.plot(beyond, [f(v) / scale for v in beyond], "--", color=color, linewidth=1)
+    limit = decision.limits.peak_memory_gib
+    if limit:
+        m_ax.axhline(limit, color="#d62728", linestyle=":", linewidth=1)
+        m_ax.text(m_ax.get_xlim()[0], limit, f" limit {limit:g} GiB", fontsize=7,
+                  color="#d62728", va="bottom")
+    for ax, label in ((t_ax, "warm time (s)"), (m_ax, "peak tree memory (GiB)")):
+        ax.axvline(target, color="#555555", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("data (bytes)", fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+    t_ax.legend(fontsize=7)
+    return fig

@@ -1,0 +1,568 @@
+"""The decision record: MADR 4.0's sections, filled from the evidence, the outcome and the
+growth lines. Every number in it is read from records here, and each names the runs it came
+from; what was not measured is said, with the command that would measure it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.decide.choose import GIB, Outcome, Pairing, Standing
+from harness.decide.evidence import Cell, cell_params
+from harness.decide.growth import GB, Crossing, Line
+from harness.decide.spec import MINIMISE, Decision, Job
+from harness.fmt import fmt_bytes, fmt_seconds
+from harness.reporting.document import Bullets, Code, Heading, Para, Report, Table
+from harness.reporting.environment import env_fact, machine_footer
+from harness.results.schema import Record
+from harness.workloads.registry import get_workload
+
+QUOTED = {"warm": "warm wall time", "cold": "cold wall time with start-up",
+          "memory": "peak tree memory"}
+# The chapter's comparison of the two engines, claim by claim, and what here measures each.
+CHAPTER = (
+    ("Language and runtime", "Scala on the JVM; Python through py4j (PySpark)",
+     "Python from end to end", "idle"),
+    ("API", "its own DataFrame and SQL API", "mirrors pandas, NumPy and plain Python "
+     "(delayed, bag)", None),
+    ("Learning curve", "steeper for a pandas user: new API, JVM settings",
+     "gentle for a pandas user", None),
+    ("Ecosystem", "Hadoop and the JVM; MLlib", "the PyData stack; scikit-learn through "
+     "dask-ml", None),
+    ("Start-up and overhead", "a JVM to start; per-task scheduling in the JVM",
+     "a Python process or a local cluster; per-task overhead in Python", "startup"),
+    ("Scale", "built for large clusters", "from one laptop to large clusters", "slope"),
+    ("Memory management", "JVM heap with spill to disk", "worker memory limits, spill to "
+                                                           "disk, pausing", "peak"),
+)
+
+
+@dataclass
+class Written:
+    """The decision, ready to write: the report, its front matter and its JSON."""
+
+    number: int
+    slug: str
+    title: str
+    report: Report
+    front: dict[str, Any]
+    data: dict[str, Any]
+
+    @property
+    def stem(self) -> str:
+        return f"{self.number:04d}-{self.slug}"
+
+
+def build(decision: Decision, outcome: Outcome, records: list[Record], lines: list[Line],
+          crossings: list[Crossing], missing_commands: list[str], reproduce: list[str],
+          date: str, number: int, figures: dict[str, Any]) -> Written:
+    used = [r for s in outcome.standings for c in s.cells for r in c.records]
+    report = Report()
+    stem = f"{number:04d}-{decision.slug}"
+    report.add(Heading(1, decision.title))
+    _context(report, decision, used or records, date)
+    _drivers(report, decision)
+    report.add(Heading(2, "Considered Options"),
+               Bullets(tuple(f"{o.name} ({o.config_text})"
+                             + (f": {o.description}" if o.description else "")
+                             for o in decision.options)))
+    _outcome(report, decision, outcome, crossings, bool(lines))
+    report.add(Heading(2, "Pros and Cons of the Options"))
+    for s in outcome.standings:
+        report.add(Heading(3, s.option.name), Bullets(tuple(pros_cons(decision, outcome, s))))
+    report.add(Heading(2, "More Information"))
+    _evidence(report, decision, outcome, stem, figures)
+    _growth(report, decision, lines, crossings, stem, figures)
+    if _spark_and_dask(decision):
+        _chapter(report, decision, outcome, lines)
+    _not_measured(report, decision, outcome, lines, missing_commands)
+    report.add(Heading(3, "Reproduce"),
+               Para(f"These commands regenerate the records (each harness run "
+                    f"{decision.runs} times: one run a round) and this decision record:"),
+               Code(tuple(reproduce)))
+    report.add(Para(f"Written by harness decide on {date} from {len(used)} record(s) of "
+                    f"{len(_runs(used))} run(s); harness commit "
+                    f"{env_fact(used or records, 'harness_commit')[:12]}."))
+    front = {"status": decision.status, "date": date,
+             "decision-makers": list(decision.decision_makers),
+             "consulted": list(decision.consulted), "informed": list(decision.informed)}
+    if decision.supersedes:
+        front["supersedes"] = list(decision.supersedes)
+    return Written(number, decision.slug, decision.title, report, front,
+                   as_json(decision, outcome, lines, crossings, date, number))
+
+
+def _runs(records: list[Record]) -> list[str]:
+    return list(dict.fromkeys(r.run_id for r in records))
+
+
+def _context(report: Report, decision: Decision, records: list[Record], date: str) -> None:
+    report.add(Heading(2, "Context and Problem Statement"), Para(decision.question))
+    if decision.context:
+        report.add(Para(decision.context))
+    runs = _runs(records)
+    stamps = sorted(r.timestamp for r in records if r.timestamp)
+    facts = [f"Measured on {machine_footer(records).splitlines()[0]}.",
+             f"Versions: {machine_footer(records).splitlines()[1]}.",
+             *(f"{job.label}: {data_words(job, records)}" for job in decision.jobs),
+             f"Evidence: {len(runs)} run(s)"
+             + (f" from {stamps[0][:16]} to {stamps[-1][:16]} UTC" if stamps else "")
+             + f"; this record was written on {date}."]
+    report.add(Bullets(tuple(facts)))
+
+
+def data_words(job: Job, records: list[Record]) -> str:
+    """The job's data as parameters and bytes, from the records of that job."""
+    workload = get_workload(job.workload)
+    params = {k: v for k, v in workload.params(job.size).items() if k not in workload.tunables}
+    sizes = [r.metrics.get("data_bytes") for r in records
+             if r.workload == job.workload and r.size == job.size and r.metrics.get("data_bytes")]
+    text = ", ".join(f"{k} {v}" for k, v in params.items())
+    if sizes:
+        text += f"; {_bytes(float(pd.Series(sizes).median()))} of data"
+    return text + (f". Why it counts: {job.why}" if job.why else "")
+
+
+def _bytes(value: float) -> str:
+    """Decimal bytes to three figures: '48.5 MB'."""
+    for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def _drivers(report: Report, decision: Decision) -> None:
+    weights = ", ".join(f"{j.label} x{j.weight:g}" for j in decision.jobs)
+    items = [f"Minimise {MINIMISE[decision.minimise]}, over the jobs weighted {weights}."]
+    limits = decision.limits
+    if limits.peak_memory_gib:
+        items.append(f"Limit: peak tree memory (driver, workers, JVM together) at most "
+                     f"{limits.peak_memory_gib:g} GiB on every job.")
+    if limits.startup_s:
+        items.append(f"Limit: engine start-up at most {limits.startup_s:g} s.")
+    if decision.growth:
+        items.append(f"Growth: the {decision.growth.workload} data is expected to reach "
+                     f"{decision.growth.grow_to_gb:g} GB.")
+    items.append("A margin counts only where harness compare calls it (past 1.10x, p < 0.002 "
+                 "within runs and past the run-to-run noise of the runs); a tie goes to the "
+                 "option listed first, the simplest.")
+    report.add(Heading(2, "Decision Drivers"), Bullets(tuple(items)))
+
+
+def _outcome(report: Report, decision: Decision, outcome: Outcome,
+             crossings: list[Crossing], has_lines: bool) -> None:
+    report.add(Heading(2, "Decision Outcome"), Para(chosen_sentence(decision, outcome)))
+    notes = [f"Out: {s.option.name}, because {'; '.join(s.out)}." for s in outcome.standings
+             if s.out]
+    notes += [f"Not scored: {s.option.name}, because {'; '.join(s.unscored)}."
+              for s in outcome.standings if s.unscored and not s.out]
+    if notes:
+        report.add(Bullets(tuple(notes)))
+    report.add(Heading(3, "Consequences"),
+               Bullets(tuple(consequences(decision, outcome, crossings, has_lines))))
+    report.add(Heading(3, "Confirmation"), Bullets(tuple(confirmation(decision, outcome))))
+
+
+def chosen_sentence(decision: Decision, outcome: Outcome) -> str:
+    c, what = outcome.chosen, QUOTED[decision.minimise]
+    if c is None:
+        return ("Chosen option: none, because no option qualifies: each one breaks a limit, "
+                "failed, or lacks the evidence to score it (below).")
+    other = outcome.runner_up
+    if other is None:
+        return (f"Chosen option: \"{c.option.name}\", because it is the only option that "
+                "keeps every limit and has evidence on every job.")
+    margin = outcome.margin or 1.0
+    pairing = outcome.pairing(other)
+    calls = pairing.calls if pairing else ()
+    if outcome.kind == "no-difference":
+        tied = ", ".join(f"\"{s.option.name}\"" for s in outcome.tied if s is not c)
+        return (f"Chosen option: \"{c.option.name}\", because there is no measurable "
+                f"difference in {what} between it and {tied}: harness compare calls no job "
+                f"either way ({_calls_text(calls)}), and a tie goes to the option listed "
+                "first.")
+    better = [k for k in calls if k.verdict == "faster"]
+    head = (f"Chosen option: \"{c.option.name}\", because it has the best weighted {what} of "
+            f"the options that keep the limits, {margin:.2f}x better than the next, "
+            f"\"{other.option.name}\"")
+    if outcome.kind == "clear":
+        return head + (f"; harness compare calls it better on {_jobs(better)} and worse on "
+                       f"none ({_calls_text(calls)}).")
+    if outcome.kind == "trade-off":
+        worse = [k for k in calls if k.verdict == "slower"]
+        return head + (f"; it is measurably worse on {_jobs(worse)}, so the weights decide "
+                       f"({_calls_text(calls)}).")
+    notes = "; ".join(dict.fromkeys(k.note for k in calls if k.note)) or "too few runs"
+    return head + (f". The margin is not confirmed ({notes}): run harness decide "
+                   f"{decision.path} --run to measure what is missing.")
+
+
+def _jobs(calls: Any) -> str:
+    return ", ".join(k.job.label for k in calls) or "no job"
+
+
+def _calls_text(calls: Any) -> str:
+    return "; ".join(f"{k.job.label} {_ratio(k.ratio)} {k.verdict}" for k in calls)
+
+
+def _ratio(r: float | None) -> str:
+    return "n/a" if r is None else f"{r:.2f}x"
+
+
+def consequences(decision: Decision, outcome: Outcome, crossings: list[Crossing],
+                 has_lines: bool = False) -> list[str]:
+    c = outcome.chosen
+    if c is None:
+        return ["Bad, because nothing measured here meets the drivers; relax a limit or add "
+                "an option."]
+    items = [f"Good, because {p}" for p in _strengths(decision, outcome, c)]
+    items += [f"Bad, because {p}" for p in _weaknesses(decision, outcome, c)]
+    if not any(i.startswith("Bad") for i in items):
+        items.append("Bad, because nothing measured here argues against it; what was not "
+                     "measured is listed under More Information.")
+    for x in crossings:
+        where = "extrapolated beyond the sizes measured" if x.extrapolated else "measured"
+        items.append(f"Revisit at about {_bytes(x.at_bytes)} of data: {x.what} there "
+                     f"({where}).")
+    if decision.growth and not crossings:
+        items.append(f"Revisit before the {decision.growth.workload} data nears "
+                     f"{decision.growth.grow_to_gb:g} GB: "
+                     + ("no line crosses a limit or another option's up to ten times that "
+                        "size." if has_lines else "how each option grows with its data was "
+                        "not measured (see Not measured)."))
+    return items
+
+
+def _strengths(decision: Decision, outcome: Outcome, s: Standing) -> list[str]:
+    out = []
+    for job in decision.jobs:
+        rel = s.relative.get(job.label)
+        value = s.cell(job).value(decision.minimise)
+        if rel is not None and rel <= 1.0 + 1e-9 and value is not None:
+            out.append(f"it is the best on {job.label}: {_value(decision, value)} "
+                       f"{QUOTED[decision.minimise]}{_versus(decision, outcome, s, job)}")
+    return out
+
+
+def _weaknesses(decision: Decision, outcome: Outcome, s: Standing) -> list[str]:
+    out = []
+    for job in decision.jobs:
+        rel = s.relative.get(job.label)
+        if rel is not None and rel > 1.1:
+            best = min((o for o in outcome.standings if job.label in o.relative),
+                       key=lambda o: o.relative[job.label])
+            out.append(f"on {job.label} it takes {rel:.2f}x what {best.option.name} does "
+                       f"({QUOTED[decision.minimise]})")
+    starts = [c.startup_s for c in s.cells if c.startup_s]
+    others = [c.startup_s for o in outcome.standings if o is not s for c in o.cells
+              if c.startup_s]
+    if starts and others and max(starts) > max(others) and max(starts) > 1:
+        out.append(f"its engine takes {fmt_seconds(max(starts))} to start, the longest of the "
+                   "options")
+    return out
+
+
+def _versus(decision: Decision, outcome: Outcome, s: Standing, job: Job) -> str:
+    """', 2.10x faster than pandas' against the reference option, when there is one."""
+    ref = next((o for o in outcome.standings if o.option.engine == "pandas" and o is not s),
+               None)
+    if ref is None:
+        return ""
+    mine, theirs = s.cell(job).value(decision.minimise), ref.cell(job).value(decision.minimise)
+    if not (mine and theirs):
+        return ""
+    better, worse = ("less", "more") if decision.minimise == "memory" else ("faster", "slower")
+    if theirs >= mine:
+        return f", {theirs / mine:.2f}x {better} than {ref.option.name}"
+    return f", {mine / theirs:.2f}x {worse} than {ref.option.name}"
+
+
+def _value(decision: Decision, value: float) -> str:
+    return fmt_bytes(value) if decision.minimise == "memory" else fmt_seconds(value)
+
+
+def confirmation(decision: Decision, outcome: Outcome) -> list[str]:
+    items = [f"Run harness decide {decision.path} --run again after any upgrade of dask, "
+             "distributed, pandas or pyspark, or a move to other machines; the record is "
+             "rewritten from the new runs."]
+    if outcome.chosen:
+        jobs = ", ".join(j.workload for j in decision.jobs)
+        items.append(f"Keep {jobs} on {outcome.chosen.option.config_text} in the nightly suite: "
+                     "harness history calls a step in them, with the versions that moved.")
+    return items
+
+
+def pros_cons(decision: Decision, outcome: Outcome, s: Standing) -> list[str]:
+    """Plain words and numbers: each job against the best, start-up, idle memory, peak
+    against the limit, answers checked, why it is out."""
+    items = []
+    for job in decision.jobs:
+        cell = s.cell(job)
+        rel = s.relative.get(job.label)
+        value = cell.value(decision.minimise)
+        if value is None:
+            continue
+        text = (f"{_value(decision, value)} {QUOTED[decision.minimise]} on {job.label}"
+                f"{_versus(decision, outcome, s, job)}")
+        if rel is None:
+            items.append(f"Neutral, because {text}")
+        elif rel <= 1.1:
+            items.append(f"Good, because {text}"
+                         + (" (the best)" if rel <= 1 + 1e-9 else f" ({rel:.2f}x the best)"))
+        else:
+            items.append(f"Bad, because {text} ({rel:.2f}x the best)")
+    starts = [c.startup_s for c in s.cells if c.startup_s is not None]
+    if starts and max(starts) > 0.05:
+        items.append(f"{'Bad' if max(starts) > 5 else 'Neutral'}, because its engine takes "
+                     f"{fmt_seconds(max(starts))} to start")
+    idle = [c.idle_bytes for c in s.cells if c.idle_bytes]
+    if idle:
+        items.append(f"Neutral, because its process tree holds {fmt_bytes(max(idle))} before "
+                     "the timed work (the engine and the job's inputs)")
+    peaks = [c.peak_bytes for c in s.cells if c.peak_bytes]
+    limit = decision.limits.peak_memory_gib
+    if peaks and limit and max(peaks) <= limit * GIB:
+        items.append(f"Good, because its peak tree memory, {fmt_bytes(max(peaks))}, keeps the "
+                     f"{limit:g} GiB limit")
+    checked = sum(c.checked for c in s.cells)
+    if checked:
+        items.append(f"Good, because its answers agreed with the reference in all {checked} "
+                     "checked runs" if not any(c.failed for c in s.cells) else
+                     f"Neutral, because {checked} runs agreed with the reference")
+    items += [f"Bad, because {reason}" for reason in s.out]
+    items += [f"Neutral, because it was not scored: {reason}" for reason in s.unscored]
+    return items or ["Neutral, because nothing was measured for it"]
+
+
+def evidence_frame(decision: Decision, outcome: Outcome) -> pd.DataFrame:
+    rows = []
+    for s in outcome.standings:
+        for cell in s.cells:
+            rows.append({"option": s.option.name, "job": cell.job.label, "cell": cell.config,
+                         "status": cell.status, "warm": fmt_seconds(cell.warm_s),
+                         "cold + start-up": fmt_seconds(cell.cold_s),
+                         "start-up": fmt_seconds(cell.startup_s),
+                         "peak memory": fmt_bytes(cell.peak_bytes),
+                         "idle memory": fmt_bytes(cell.idle_bytes),
+                         "vs best": "" if cell.job.label not in s.relative
+                         else f"{s.relative[cell.job.label]:.2f}x",
+                         "answers checked": cell.checked,
+                         "runs": ", ".join(cell.runs) or "none"})
+    return pd.DataFrame(rows)
+
+
+def scores_frame(outcome: Outcome) -> pd.DataFrame:
+    return pd.DataFrame([{"option": s.option.name,
+                          "score": "" if s.score is None else f"{s.score:.3f}",
+                          "standing": ("chosen" if s is outcome.chosen else "out" if s.out
+                                       else "not scored" if s.unscored else "in")}
+                         for s in outcome.standings])
+
+
+def calls_frame(outcome: Outcome) -> pd.DataFrame:
+    rows = []
+    for p in outcome.pairings:
+        for k in p.calls:
+            rows.append({"chosen against": p.other.option.name, "job": k.job.label,
+                         "ratio (chosen / other)": _ratio(k.ratio),
+                         "99% interval": "" if k.low is None or k.high is None
+                         else f"{k.low:.2f}-{k.high:.2f}",
+                         "compare's call": {"faster": "chosen better", "slower": "chosen "
+                                            "worse"}.get(k.verdict, k.verdict),
+                         "note": k.note})
+    return pd.DataFrame(rows)
+
+
+def _evidence(report: Report, decision: Decision, outcome: Outcome, stem: str,
+              figures: dict[str, Any]) -> None:
+    report.add(Heading(3, "Evidence"),
+               Para(f"Scores: the weighted geometric mean of each option's "
+                    f"{QUOTED[decision.minimise]} over the best value on each job (1.000 = the "
+                    "best on every job)."), Table(scores_frame(outcome)),
+               Para("Every cell, with the runs its numbers come from (medians; answers "
+                    "checked against the pandas/NumPy reference; idle memory is the tree "
+                    "before the timed work, engine and inputs loaded):"),
+               Table(evidence_frame(decision, outcome)))
+    calls = calls_frame(outcome)
+    if len(calls):
+        report.add(Para("The chosen option against each other option, job by job, as "
+                        "harness compare judges it:"), Table(calls))
+    report.figure(f"{stem}-options.png", figures.get("options"),
+                  f"{MINIMISE[decision.minimise]} per option and job")
+
+
+def _growth(report: Report, decision: Decision, lines: list[Line], crossings: list[Crossing],
+            stem: str, figures: dict[str, Any]) -> None:
+    if decision.growth is None:
+        return
+    report.add(Heading(3, "When to revisit"))
+    if not lines:
+        report.add(Para(f"No growth sweep of {decision.growth.workload} was given, so no line "
+                        "says where an option stops fitting (see Not measured)."))
+        return
+    target = decision.growth.grow_to_gb * GB
+    rows = [{"option": ln.option.name, "sizes measured": len(ln.data),
+             "data measured": f"{_bytes(ln.data[0])} - {_bytes(ln.data[-1])}",
+             "time grows as": f"data^{ln.time_fit[0]:.2f}",
+             "memory grows as": f"data^{ln.memory_fit[0]:.2f}",
+             f"time at {decision.growth.grow_to_gb:g} GB (extrapolated)":
+                 fmt_seconds(ln.time_at(target)) if ln.fitted() else "",
+             f"memory at {decision.growth.grow_to_gb:g} GB (extrapolated)":
+                 fmt_bytes(ln.memory_at(target)) if ln.fitted() else "",
+             "not ok": "; ".join(ln.failed), "runs": ", ".join(ln.runs)} for ln in lines]
+    report.add(Table(pd.DataFrame(rows)))
+    if crossings:
+        report.add(Bullets(tuple(f"{_bytes(x.at_bytes)}: {x.what}"
+                                 f"{' (extrapolated)' if x.extrapolated else ' (measured)'}"
+                                 for x in crossings)))
+    report.figure(f"{stem}-growth.png", figures.get("growth"),
+                  f"{decision.growth.workload} time and memory against data size")
+
+
+def _spark_and_dask(decision: Decision) -> bool:
+    engines = {o.engine for o in decision.options}
+    return "spark" in engines and any(e.startswith("dask") for e in engines)
+
+
+def _chapter(report: Report, decision: Decision, outcome: Outcome, lines: list[Line]) -> None:
+    rows = [{"aspect": aspect, "Spark (the chapter)": spark, "Dask (the chapter)": dask,
+             "measured here": _measured(kind, outcome, lines) if kind else "not measurable "
+                                                                             "by a benchmark"}
+            for aspect, spark, dask, kind in CHAPTER]
+    report.add(Heading(3, "Spark and Dask, as the chapter compares them"),
+               Table(pd.DataFrame(rows)))
+
+
+def _measured(kind: str, outcome: Outcome, lines: list[Line]) -> str:
+    parts = []
+    for s in outcome.standings:
+        if s.option.engine == "pandas":
+            continue
+        cells = [c for c in s.cells if c.usable]
+        if kind == "idle":
+            v = max((c.idle_bytes or 0 for c in cells), default=0)
+            parts.append(f"{s.option.name}: {fmt_bytes(v)} of process tree before the timed "
+                         "work" if v else "")
+        elif kind == "startup":
+            v = max((c.startup_s or 0 for c in cells), default=0)
+            per_task = [c.warm_s / n for c in cells if c.warm_s and (n := _tasks(c))]
+            text = f"{s.option.name}: start-up {fmt_seconds(v)}" if v else ""
+            if per_task and text:
+                text += f", warm time per task {fmt_seconds(min(per_task))}"
+            parts.append(text)
+        else:
+            line = next((ln for ln in lines if ln.option == s.option and ln.fitted()), None)
+            if line is None:
+                continue
+            parts.append(f"{s.option.name}: time as data^{line.time_fit[0]:.2f}"
+                         if kind == "slope" else
+                         f"{s.option.name}: {fmt_bytes(line.peak[-1])} peak at "
+                         f"{_bytes(line.data[-1])} of data")
+    found = [p for p in parts if p]
+    return "; ".join(found) if found else "not measured (see Not measured)"
+
+
+def _tasks(cell: Cell) -> float | None:
+    counts = [r.n_tasks for r in cell.records if r.n_tasks and r.phase == "steady"]
+    return float(max(counts)) if counts else None
+
+
+def _not_measured(report: Report, decision: Decision, outcome: Outcome, lines: list[Line],
+                  missing_commands: list[str]) -> None:
+    items = []
+    if missing_commands:
+        items.append("the cells named under Decision Outcome as not scored, or with fewer runs "
+                     f"than the {decision.runs} the decision asks for: the commands below "
+                     "measure them")
+    if decision.growth and not lines and decision.growth.sweep:
+        items.append(f"the growth of {decision.growth.workload} with its data (harness sweep "
+                     f"{decision.growth.sweep})")
+    used = [r for s in outcome.standings for c in s.cells for r in c.records]
+    items.append("clusters beyond this one machine (several hosts, object storage): every "
+                 f"number here is one machine's, {env_fact(used, 'logical_cores')} logical "
+                 "cores")
+    report.add(Heading(3, "Not measured"), Bullets(tuple(items)))
+    if missing_commands:
+        report.add(Code(tuple(missing_commands)))
+
+
+def as_json(decision: Decision, outcome: Outcome, lines: list[Line], crossings: list[Crossing],
+            date: str, number: int) -> dict[str, Any]:
+    def num(v: float | None) -> float | None:
+        return None if v is None or not math.isfinite(v) else float(v)
+
+    def cell_json(c: Cell) -> dict[str, Any]:
+        return {"job": c.job.label, "workload": c.job.workload, "size": c.job.size,
+                "config": c.config, "params": cell_params(c.option, c.job),
+                "status": c.status, "warm_s": num(c.warm_s), "cold_s": num(c.cold_s),
+                "startup_s": num(c.startup_s), "peak_bytes": num(c.peak_bytes),
+                "idle_bytes": num(c.idle_bytes), "answers_checked": c.checked,
+                "runs": c.runs}
+
+    def pairing_json(p: Pairing) -> dict[str, Any]:
+        return {"other": p.other.option.name, "relation": p.relation,
+                "calls": [{"job": k.job.label, "verdict": k.verdict, "ratio": num(k.ratio),
+                           "low": num(k.low), "high": num(k.high), "note": k.note}
+                          for k in p.calls]}
+
+    return {"number": number, "title": decision.title, "date": date, "status": decision.status,
+            "question": decision.question, "minimise": decision.minimise,
+            "limits": {"peak_memory_gib": decision.limits.peak_memory_gib,
+                       "startup_s": decision.limits.startup_s},
+            "outcome": outcome.kind,
+            "chosen": outcome.chosen.option.name if outcome.chosen else None,
+            "margin": num(outcome.margin), "sentence": chosen_sentence(decision, outcome),
+            "options": [{"name": s.option.name, "engine": s.option.engine,
+                         "config": s.option.config_text, "score": num(s.score),
+                         "out": s.out, "unscored": s.unscored,
+                         "cells": [cell_json(c) for c in s.cells]}
+                        for s in outcome.standings],
+            "comparisons": [pairing_json(p) for p in outcome.pairings],
+            "growth": [{"option": ln.option.name, "data_bytes": list(ln.data),
+                        "time_slope": num(ln.time_fit[0]),
+                        "memory_slope": num(ln.memory_fit[0]), "runs": list(ln.runs)}
+                       for ln in lines],
+            "crossings": [{"what": x.what, "at_bytes": x.at_bytes,
+                           "extrapolated": x.extrapolated} for x in crossings]}
+
+
+def front_matter(front: dict[str, Any]) -> str:
+    """MADR's YAML front matter. A JSON string or list is a YAML flow scalar or sequence, so
+    any text the user wrote stays one value."""
+    import json
+
+    lines = [f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in front.items()]
+    return "---\n" + "\n".join(lines) + "\n---\n\n"
+
+
+def write(written: Written, out: Path) -> list[Path]:
+    """NNNN-slug.md (front matter, then MADR's sections), .html, .json and the PNGs, each
+    written whole (a sibling then a rename): other records in the folder are left alone."""
+    import json
+
+    from harness.reporting.writers import to_html, to_markdown
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {f"{written.stem}.md": front_matter(written.front) + to_markdown(written.report),
+             f"{written.stem}.html": to_html(written.report, written.title),
+             f"{written.stem}.json": json.dumps(written.data, indent=2, allow_nan=False) + "\n"}
+    paths = []
+    for name, png in written.report.images.items():
+        paths.append(_replace(out / name, png))
+    for name, text in files.items():
+        paths.append(_replace(out / name, text.encode("utf-8")))
+    return paths
+
+
+def _replace(path: Path, data: bytes) -> Path:
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
