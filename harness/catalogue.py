@@ -1,11 +1,12 @@
 """What `harness list` shows, as data: workloads (and why not on some engines), engines (and
-why unavailable), sizes, the quick suite, the shipped suites and sweeps."""
+why unavailable), sizes, the quick suite, the shipped suites, sweeps and decisions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from harness import config
+from harness.decide.spec import decision_names, load_decision
 from harness.engines.registry import ENGINES
 from harness.suites.spec import load_suite, suite_names
 from harness.sweep.spec import expand, load_sweep, sweep_names
@@ -28,7 +29,7 @@ def catalogue() -> dict[str, Any]:
         }
     return {"workloads": workloads, "engines": engines, "sizes": config.SIZE_HELP,
             "quick_suite": list(QUICK_SUITE), "suites": suites_catalogue(),
-            "sweeps": sweeps_catalogue()}
+            "sweeps": sweeps_catalogue(), "decisions": decisions_catalogue()}
 
 
 def suites_catalogue() -> dict[str, Any]:
@@ -51,4 +52,15 @@ def sweeps_catalogue() -> dict[str, Any]:
                      "studies": [{"workload": s.workload, "axes": {k: list(v) for k, v in
                                                                    s.axes.items()}}
                                  for s in spec.studies]}
+    return out
+
+
+def decisions_catalogue() -> dict[str, Any]:
+    """Each shipped decision (`harness decide NAME --run`): its question and options."""
+    out = {}
+    for name in decision_names():
+        d = load_decision(name)
+        out[name] = {"title": d.title, "minimise": d.minimise,
+                     "options": [o.name for o in d.options],
+                     "jobs": [j.label for j in d.jobs]}
     return out

@@ -230,6 +230,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         for study in sw["studies"]:
             axes = " x ".join(f"{k} {len(v)}" for k, v in study["axes"].items())
             print(f"  {'':<18} {study['workload']}: {axes}; engines: {', '.join(sw['engines'])}")
+    print("Decisions (harness decide NAME --run):")
+    for name, d in cat["decisions"].items():
+        print(f"  {name:<18} {d['title']}")
+        print(f"  {'':<18} options: {'; '.join(d['options'])}; jobs: {', '.join(d['jobs'])}")
     print("Sizes:")
     for name, text in cat["sizes"].items():
         print(f"  {name:<16} {text}")

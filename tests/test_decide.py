@@ -237,4 +237,31 @@ def test_a_memory_line_crossing_the_limit_past_the_measured_sizes_is_extrapolate
                 (0.15, 0.0), (0.0, float(np.log(1e6))), ("s",), ())
     cross = [c for c in crossings(d, [line, slow], PANDAS) if "time lines" in c.what]
     assert cross and cross[0].extrapolated is (cross[0].at_bytes > 1e9)
-    assert re.search(r"above it threads is faster", cross[0].what)
+    assert re.search(r"threads becomes faster than pandas", cross[0].what)
+
+
+@pytest.mark.slow
+def test_run_measures_what_is_missing_then_writes_the_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Two options at tiny, one a layout parameter apart, three fresh runs each: the record
+    rests on those runs alone, and the decision's folder holds them."""
+    monkeypatch.setenv("HARNESS_RESULTS_DIR", str(tmp_path / "results"))
+    spec = tmp_path / "d.toml"
+    spec.write_text('title = "Sleep tasks"\nquestion = "q"\nrepeat = 4\n'
+                    '[[option]]\nname = "loop"\nengine = "pandas"\n'
+                    '[[option]]\nname = "threads"\nengine = "dask-threads"\n'
+                    'params.delayed-sleep = { n_tasks = 4 }\n'
+                    '[[job]]\nworkload = "delayed-sleep"\nsize = "tiny"\n')
+    out = tmp_path / "decisions"
+    assert main(["decide", str(spec), "--run", "--out", str(out), "--date", "2026-12-04",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    runs = {o["name"]: o["cells"][0]["runs"] for o in data["options"]}
+    assert all(len(r) == 3 for r in runs.values()) and not set(runs["loop"]) & set(
+        runs["threads"])
+    (threads,) = [o for o in data["options"] if o["name"] == "threads"]
+    assert threads["cells"][0]["params"]["n_tasks"] == 4
+    assert data["chosen"] in ("loop", "threads") and data["outcome"] != "unconfirmed"
+    folder = tmp_path / "results" / "decide" / "sleep-tasks"
+    assert (folder / "records.jsonl").is_file() and (folder / "suite-2.toml").is_file()

@@ -60,6 +60,7 @@ class Crossing:
     what: str
     at_bytes: float
     extrapolated: bool
+    option: str  # the chosen option when it is one of the two sides, else the line's own
 
 
 def lines(decision: Decision, records: list[Record]) -> list[Line]:
@@ -123,7 +124,8 @@ def crossings(decision: Decision, found: list[Line], chosen: Option | None) -> l
             at = _memory_crossing(line, limit * GIB)
             if at is not None and at <= horizon:
                 out.append(Crossing(f"{line.option.name}'s peak tree memory passes the "
-                                    f"{limit:g} GiB limit", at, at > line.measured[1]))
+                                    f"{limit:g} GiB limit", at, at > line.measured[1],
+                                    line.option.name))
     mine = next((ln for ln in found if chosen and ln.option == chosen and ln.fitted()), None)
     for other in (ln for ln in found if mine and ln is not mine and ln.fitted()):
         assert mine is not None
@@ -132,9 +134,11 @@ def crossings(decision: Decision, found: list[Line], chosen: Option | None) -> l
             lo = max(mine.measured[0], other.measured[0])
             hi = min(mine.measured[1], other.measured[1])
             faster = mine if mine.time_at(at * 2) < other.time_at(at * 2) else other
-            out.append(Crossing(f"{mine.option.name}'s and {other.option.name}'s time lines "
-                                f"cross (above it {faster.option.name} is faster)", at,
-                                not lo <= at <= hi))
+            if faster is mine:
+                continue  # the chosen option pulls ahead as the data grows: no reason to move
+            out.append(Crossing(f"{other.option.name} becomes faster than {mine.option.name} "
+                                "(their time lines cross)", at, not lo <= at <= hi,
+                                mine.option.name))
     return sorted(out, key=lambda c: c.at_bytes)
 
 

@@ -22,6 +22,8 @@ from harness.reporting.environment import env_fact, machine_footer
 from harness.results.schema import Record
 from harness.workloads.registry import get_workload
 
+# Within half a percent, two medians are the same to the figures a record prints.
+SAME = 0.005
 QUOTED = {"warm": "warm wall time", "cold": "cold wall time with start-up",
           "memory": "peak tree memory"}
 # The chapter's comparison of the two engines, claim by claim, and what here measures each.
@@ -71,7 +73,7 @@ def build(decision: Decision, outcome: Outcome, records: list[Record], lines: li
                Bullets(tuple(f"{o.name} ({o.config_text})"
                              + (f": {o.description}" if o.description else "")
                              for o in decision.options)))
-    _outcome(report, decision, outcome, crossings, bool(lines))
+    _outcome(report, decision, outcome, crossings, lines)
     report.add(Heading(2, "Pros and Cons of the Options"))
     for s in outcome.standings:
         report.add(Heading(3, s.option.name), Bullets(tuple(pros_cons(decision, outcome, s))))
@@ -155,8 +157,11 @@ def _drivers(report: Report, decision: Decision) -> None:
 
 
 def _outcome(report: Report, decision: Decision, outcome: Outcome,
-             crossings: list[Crossing], has_lines: bool) -> None:
+             crossings: list[Crossing], lines: list[Line]) -> None:
     report.add(Heading(2, "Decision Outcome"), Para(chosen_sentence(decision, outcome)))
+    grown = growth_words(decision, lines, outcome.chosen)
+    if grown:
+        report.add(Para(grown))
     notes = [f"Out: {s.option.name}, because {'; '.join(s.out)}." for s in outcome.standings
              if s.out]
     notes += [f"Not scored: {s.option.name}, because {'; '.join(s.unscored)}."
@@ -164,7 +169,7 @@ def _outcome(report: Report, decision: Decision, outcome: Outcome,
     if notes:
         report.add(Bullets(tuple(notes)))
     report.add(Heading(3, "Consequences"),
-               Bullets(tuple(consequences(decision, outcome, crossings, has_lines))))
+               Bullets(tuple(consequences(decision, outcome, crossings, bool(lines)))))
     report.add(Heading(3, "Confirmation"), Bullets(tuple(confirmation(decision, outcome))))
 
 
@@ -222,14 +227,16 @@ def consequences(decision: Decision, outcome: Outcome, crossings: list[Crossing]
                 "an option."]
     items = [f"Good, because {p}" for p in _strengths(decision, outcome, c)]
     items += [f"Bad, because {p}" for p in _weaknesses(decision, outcome, c)]
+    mine = [x for x in crossings if x.option == c.option.name]
+    items += [f"Bad, because {_crossing_words(decision, x)}" for x in mine]
     if not any(i.startswith("Bad") for i in items):
         items.append("Bad, because nothing measured here argues against it; what was not "
                      "measured is listed under More Information.")
-    for x in crossings:
-        where = "extrapolated beyond the sizes measured" if x.extrapolated else "measured"
-        items.append(f"Revisit at about {_bytes(x.at_bytes)} of data: {x.what} there "
-                     f"({where}).")
-    if decision.growth and not crossings:
+    if mine:
+        first = mine[0]
+        items.append(f"Revisit before the {decision.growth.workload if decision.growth else ''} "
+                     f"data passes about {_bytes(first.at_bytes)}, the first of those sizes.")
+    if decision.growth and not mine:
         items.append(f"Revisit before the {decision.growth.workload} data nears "
                      f"{decision.growth.grow_to_gb:g} GB: "
                      + ("no line crosses a limit or another option's up to ten times that "
@@ -238,12 +245,46 @@ def consequences(decision: Decision, outcome: Outcome, crossings: list[Crossing]
     return items
 
 
+def _crossing_words(decision: Decision, x: Crossing) -> str:
+    how = ("extrapolated beyond the sizes measured" if x.extrapolated
+           else "inside the sizes measured")
+    workload = decision.growth.workload if decision.growth else "the"
+    return f"at about {_bytes(x.at_bytes)} of {workload} data {x.what} ({how})"
+
+
+def growth_words(decision: Decision, lines: list[Line], chosen: Standing | None) -> str:
+    """What the fitted lines say about the size the team grows to: who keeps the memory
+    limit there, and who is fastest of those (all of it extrapolated)."""
+    growth, limit = decision.growth, decision.limits.peak_memory_gib
+    fitted = [ln for ln in lines if ln.fitted()]
+    if growth is None or not fitted:
+        return ""
+    target = growth.grow_to_gb * GB
+    fits = [ln for ln in fitted if not limit or ln.memory_at(target) <= limit * GIB]
+    over = [ln for ln in fitted if ln not in fits]
+    text = (f"At the {growth.grow_to_gb:g} GB of {growth.workload} data the team expects, the "
+            f"lines fitted to {len(fitted[0].data)} measured sizes up to "
+            f"{_bytes(max(ln.measured[1] for ln in fitted))} predict (an extrapolation): ")
+    if over:
+        text += ", ".join(f"{ln.option.name} passes the {limit:g} GiB limit "
+                          f"({fmt_bytes(ln.memory_at(target))})" for ln in over) + "; "
+    if not fits:
+        return text + "no option stays under the limit there."
+    best = min(fits, key=lambda ln: ln.time_at(target))
+    text += (f"of the options that stay under it, {best.option.name} is the fastest there "
+             f"({fmt_seconds(best.time_at(target))} warm, {fmt_bytes(best.memory_at(target))}).")
+    if chosen and best.option != chosen.option:
+        text += (f" The choice of {chosen.option.name} holds for today's data; plan the move "
+                 f"to {best.option.name} before the data grows that far.")
+    return text
+
+
 def _strengths(decision: Decision, outcome: Outcome, s: Standing) -> list[str]:
     out = []
     for job in decision.jobs:
         rel = s.relative.get(job.label)
         value = s.cell(job).value(decision.minimise)
-        if rel is not None and rel <= 1.0 + 1e-9 and value is not None:
+        if rel is not None and rel < 1.0 + SAME and value is not None:
             out.append(f"it is the best on {job.label}: {_value(decision, value)} "
                        f"{QUOTED[decision.minimise]}{_versus(decision, outcome, s, job)}")
     return out
@@ -277,6 +318,9 @@ def _versus(decision: Decision, outcome: Outcome, s: Standing, job: Job) -> str:
     if not (mine and theirs):
         return ""
     better, worse = ("less", "more") if decision.minimise == "memory" else ("faster", "slower")
+    if abs(theirs / mine - 1) < SAME:
+        return f", as {'small' if decision.minimise == 'memory' else 'fast'} as " \
+               f"{ref.option.name}"
     if theirs >= mine:
         return f", {theirs / mine:.2f}x {better} than {ref.option.name}"
     return f", {mine / theirs:.2f}x {worse} than {ref.option.name}"
@@ -313,7 +357,7 @@ def pros_cons(decision: Decision, outcome: Outcome, s: Standing) -> list[str]:
             items.append(f"Neutral, because {text}")
         elif rel <= 1.1:
             items.append(f"Good, because {text}"
-                         + (" (the best)" if rel <= 1 + 1e-9 else f" ({rel:.2f}x the best)"))
+                         + (" (the best)" if rel < 1 + SAME else f" ({rel:.2f}x the best)"))
         else:
             items.append(f"Bad, because {text} ({rel:.2f}x the best)")
     starts = [c.startup_s for c in s.cells if c.startup_s is not None]

@@ -118,7 +118,9 @@ def run_missing(decision: Decision, cells: list[Cell], results: Path, have_growt
     rounds = decision.runs - min((len(c.runs) for c in cells), default=decision.runs)
     for r in range(rounds if planned else 0):
         for group, _, command in planned:
-            say(f"round {r + 1}/{rounds}: {', '.join(group.engines)} on "
+            shape = (f" {group.workers or 1}x{group.threads or 1}"
+                     if group.workers or group.threads else "")
+            say(f"round {r + 1}/{rounds}: {', '.join(group.engines)}{shape} on "
                 f"{', '.join(group.workloads)} ({group.size})")
             _run(command)
     sweep = sweep_command(decision, results, program)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import config
-from harness.declared import check_keys, load_declared
+from harness.declared import check_keys, load_declared, shipped
 from harness.engines.registry import get_engine
 from harness.errors import UsageError
 from harness.workloads.registry import get_workload
@@ -122,6 +122,10 @@ class Decision:
         while len(kept) > 1 and kept[-1] in _DANGLING:
             kept.pop()
         return "-".join(kept) or "decision"
+
+
+def decision_names() -> list[str]:
+    return shipped(SPEC_DIR)
 
 
 def load_decision(name: str) -> Decision:
