@@ -21,10 +21,11 @@ def options_figure(decision: Decision, outcome: Outcome, footer: str) -> Figure 
     if not any(c.value(decision.minimise) for s in outcome.standings for c in s.cells):
         return None
     unit, scale = UNITS[decision.minimise]
-    fig, axes = titled_figure(f"{MINIMISE[decision.minimise]}, per option and job",
-                              footer, (WIDTH_IN, 1.2 + 0.45 * len(decision.options) * len(jobs)
-                                       / max(1, min(len(jobs), 3))), n_cols=min(len(jobs), 3))
-    for ax, job in zip(axes, jobs, strict=False):
+    # One panel per job, side by side; the options' names only on the first (same order).
+    fig, axes = titled_figure(f"{MINIMISE[decision.minimise]}, per option and job", footer,
+                              (max(WIDTH_IN, 2.6 + 2.4 * len(jobs)),
+                               1.6 + 0.4 * len(decision.options)), n_cols=len(jobs))
+    for i, (ax, job) in enumerate(zip(axes, jobs, strict=True)):
         names, values, colors, edges = [], [], [], []
         for s in outcome.standings:
             v = s.cell(job).value(decision.minimise)
@@ -34,7 +35,7 @@ def options_figure(decision: Decision, outcome: Outcome, footer: str) -> Figure 
             edges.append("black" if s is outcome.chosen else "none")
         ys = np.arange(len(names))
         ax.barh(ys, values, color=colors, edgecolor=edges, linewidth=1.6)
-        ax.set_yticks(ys, names, fontsize=8)
+        ax.set_yticks(ys, names if i == 0 else [""] * len(names), fontsize=8)
         ax.invert_yaxis()
         ax.set_title(job.label + (f" (weight {job.weight:g})" if job.weight != 1 else ""),
                      fontsize=9)
@@ -74,8 +75,9 @@ def growth_figure(decision: Decision, found: list[Line], footer: str) -> Figure 
     limit = decision.limits.peak_memory_gib
     if limit:
         m_ax.axhline(limit, color="#d62728", linestyle=":", linewidth=1)
-        m_ax.text(m_ax.get_xlim()[0], limit, f" limit {limit:g} GiB", fontsize=7,
-                  color="#d62728", va="bottom")
+        # x in axes fractions, y in GiB: the label sits at the left edge whatever the scale.
+        m_ax.text(0.01, limit, f"limit {limit:g} GiB", fontsize=7, color="#d62728",
+                  va="bottom", transform=m_ax.get_yaxis_transform())
     for ax, label in ((t_ax, "warm time (s)"), (m_ax, "peak tree memory (GiB)")):
         ax.axvline(target, color="#555555", linestyle=":", linewidth=1)
         ax.set_xscale("log")
