@@ -4,6 +4,7 @@ is named, not invented; the record has MADR 4.0's front matter and every section
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -92,6 +93,25 @@ def test_equal_options_are_no_measurable_difference_and_the_first_listed_wins() 
     outcome = decide(d, gather(d, records))
     assert outcome.kind == "no-difference"
     assert outcome.chosen and outcome.chosen.option is PANDAS
+
+
+def test_a_noisy_first_option_does_not_tie_with_a_measurably_better_one() -> None:
+    # pandas' runs wander by a factor of e^0.5 from run to run: as compare's baseline its bound
+    # is too wide to call the 1.8x, but against threads' quiet runs pandas is called slower.
+    # Judged one way only, the two tied and the first listed (pandas) was chosen.
+    rng = np.random.default_rng(100)
+    records = []
+    for w in JOBS:
+        runs: dict[str, float] = {}
+        for r in cells("pandas", w, 1.0):
+            level = runs.setdefault(r.run_id, float(np.exp(rng.normal(0, 0.5))))
+            records.append(dataclasses.replace(r, wall_s=r.wall_s * level))
+        records += cells("dask-threads", w, 0.55, seed=50)
+    d = decision(PANDAS, THREADS)
+    outcome = decide(d, gather(d, records))
+    assert outcome.chosen and outcome.chosen.option is THREADS
+    assert outcome.kind == "clear"
+    assert {c.verdict for p in outcome.pairings for c in p.calls} == {"faster"}
 
 
 def test_one_run_an_option_leaves_the_margin_unconfirmed() -> None:

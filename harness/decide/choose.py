@@ -184,13 +184,35 @@ def _score(decision: Decision, eligible: list[Standing]) -> None:
 
 
 def _pair(decision: Decision, chosen: Standing, other: Standing, factor: float) -> Pairing:
+    """Each job judged both ways: compare's run-to-run bound comes from its baseline's runs,
+    so a noisy option as the baseline can hide a difference that the quiet one, as the
+    baseline, calls. A difference called from either side counts; "same" needs both."""
     calls = []
     for job in decision.jobs:
         a, b = other.cell(job), chosen.cell(job)
-        comparison = compare(_as_one_cell(a.records, "other"), _as_one_cell(b.records, "chosen"),
-                             factor)
-        calls.append(_call(job, comparison, decision.minimise))
+        forward = _call(job, _compare(a, b, factor), decision.minimise)
+        if forward.verdict in ("same", "unconfirmed"):
+            backward = _call(job, _compare(b, a, factor), decision.minimise)
+            mirrored = MIRROR.get(backward.verdict, backward.verdict)
+            if mirrored in ("faster", "slower") or forward.verdict == "unconfirmed":
+                forward = dataclasses.replace(forward, verdict=mirrored,
+                                              note=_side_note(mirrored, backward.note))
+        calls.append(forward)
     return Pairing(other, tuple(calls))
+
+
+MIRROR = {"faster": "slower", "slower": "faster"}
+
+
+def _compare(baseline: Cell, new: Cell, factor: float) -> Comparison:
+    return compare(_as_one_cell(baseline.records, "baseline"),
+                   _as_one_cell(new.records, "new"), factor)
+
+
+def _side_note(verdict: str, note: str) -> str:
+    if verdict in ("faster", "slower"):
+        return "called against the chosen option's own run-to-run noise"
+    return note
 
 
 def _as_one_cell(records: tuple[Record, ...], side: str) -> list[Record]:

@@ -186,11 +186,7 @@ def chosen_sentence(decision: Decision, outcome: Outcome) -> str:
     pairing = outcome.pairing(other)
     calls = pairing.calls if pairing else ()
     if outcome.kind == "no-difference":
-        tied = ", ".join(f"\"{s.option.name}\"" for s in outcome.tied if s is not c)
-        return (f"Chosen option: \"{c.option.name}\", because there is no measurable "
-                f"difference in {what} between it and {tied}: harness compare calls no job "
-                f"either way ({_calls_text(calls)}), and a tie goes to the option listed "
-                "first.")
+        return _tie_sentence(c, outcome, what)
     better = [k for k in calls if k.verdict == "faster"]
     head = (f"Chosen option: \"{c.option.name}\", because it has the best weighted {what} of "
             f"the options that keep the limits, {margin:.2f}x better than the next, "
@@ -205,6 +201,19 @@ def chosen_sentence(decision: Decision, outcome: Outcome) -> str:
     notes = "; ".join(dict.fromkeys(k.note for k in calls if k.note)) or "too few runs"
     return head + (f". The margin is not confirmed ({notes}): run harness decide "
                    f"{decision.path} --run to measure what is missing.")
+
+
+def _tie_sentence(chosen: Standing, outcome: Outcome, what: str) -> str:
+    """The chosen option is tied with others: quote the calls against each tied option."""
+    others = [s for s in outcome.tied if s is not chosen]
+    calls = [k for s in others if (p := outcome.pairing(s)) for k in p.calls]
+    names = ", ".join(f"\"{s.option.name}\"" for s in others)
+    notes = "; ".join(dict.fromkeys(k.note for k in calls if k.note))
+    why = f"; {notes}" if notes else ""
+    return (f"Chosen option: \"{chosen.option.name}\", because there is no measurable "
+            f"difference in {what} between it and {names}: harness compare calls no job "
+            f"either way ({_calls_text(calls)}{why}), and a tie goes to the option listed "
+            "first.")
 
 
 def _jobs(calls: Any) -> str:
