@@ -8,13 +8,17 @@ Commands import what they need when they run, so `harness --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from harness import config
 from harness.errors import UsageError, interrupt_on_sigterm
@@ -33,8 +37,15 @@ WARMUP_HELP = ("warm-up runs per cell between the cold run and the counted ones 
                "not counted; default: each engine's own, spark 5, others 0)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as the one line every bad input gets (usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    parser = _Parser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("list", help="workloads, engines and sizes")
@@ -58,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warmup", type=int, metavar="N", help=WARMUP_HELP)
     run.add_argument("--timeout", type=float, default=config.DEFAULT_CELL_TIMEOUT_S,
                      help="seconds one run may take before it is recorded as a timeout")
+    run.add_argument("--memory-budget", type=float, metavar="GIB",
+                     help="stop a run whose process tree passes this many GiB; recorded as "
+                          "over-memory")
     run.add_argument("--out", type=Path, help="append records to this .jsonl file")
     run.add_argument("--report-dir", type=Path, help="where to render the report")
     run.add_argument("--no-report", action="store_true", help="skip rendering the report")
@@ -179,20 +193,32 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
     rep.add_argument("--no-graphs", action="store_true",
                      help="skip the task-graph pictures (they build each workload at size tiny)")
+    for reader in (rep, cmp, hist, dec):
+        reader.add_argument("--skip-bad-lines", action="store_true",
+                            help="skip lines of the results files that are not records (a torn "
+                                 "last line, another schema version), with a warning per file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
                     "calibrate": cmd_calibrate, "report": cmd_report,
                     "compare": cmd_compare, "history": cmd_history, "ab": cmd_ab,
                     "decide": cmd_decide}
-        return commands[args.command](args)
+        from harness.results.schema import bad_lines
+
+        with bad_lines(getattr(args, "skip_bad_lines", None)):
+            return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C before a command's own handler is in place (while the plan and the
+        # environment are collected): nothing has started, nothing to stop.
+        print("harness: interrupted before anything ran", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:
         # `harness list | head`: the reader has gone, which is not an error of ours. Point
         # stdout at /dev/null so the interpreter's final flush does not fail again.
@@ -265,7 +291,7 @@ def validate_run_args(
 ) -> tuple[list[str], list[str], EngineOptions, list[str]]:
     """Check every flag before anything is written; return workloads, engines, options, notes."""
     from harness.engines.base import EngineOptions
-    from harness.engines.registry import get_engine, validate_options
+    from harness.engines.registry import get_engine, probe_addresses, validate_options
     from harness.workloads.registry import QUICK_SUITE, get_workload
 
     engine_names = _apply_suite(args)
@@ -283,7 +309,7 @@ def validate_run_args(
         raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
     options = EngineOptions(workers=args.workers, threads=args.threads,
                             dask_address=args.dask_address, spark_master=args.spark_master)
-    validate_options(options)
+    warnings = validate_options(options)
     if engine_names:
         engines, notes = _available(engine_names)
         if not engines:
@@ -291,7 +317,8 @@ def validate_run_args(
                              + "; ".join(n.removeprefix("skipping ") for n in notes) + ")")
     else:
         engines, notes = resolve_engines(args.engine)
-    return workloads, engines, options, notes
+    probe_addresses(options, engines)
+    return workloads, engines, options, [*warnings, *notes]
 
 
 def _apply_suite(args: argparse.Namespace) -> list[str]:
@@ -328,21 +355,47 @@ def _available(names: list[str]) -> tuple[list[str], list[str]]:
 def _writable_file(path: Path, flag: str) -> Path:
     if path.exists() and path.is_dir():
         raise UsageError(f"{flag} {path} is a directory; give a file path")
-    _creatable(path.parent, flag)
+    _creatable(path.parent, f"{flag} {path}: its folder")
+    if path.exists():
+        try:
+            path.open("ab").close()  # appending nothing changes neither content nor mtime
+        except OSError as exc:
+            raise UsageError(f"{flag} {path} cannot be appended to ({exc.strerror or exc}); "
+                             "choose another file") from None
     return path
+
+
+def _check_work_dirs(*, data: bool = True) -> None:
+    """The folders a run writes into besides its flags: datasets, and logs and records."""
+    folders = [("results", "HARNESS_RESULTS_DIR", config.results_dir())]
+    if data:
+        folders.insert(0, ("data", "HARNESS_DATA_DIR", config.data_dir()))
+    for what, variable, folder in folders:
+        _creatable(folder, f"the {what} folder", f"set {variable} to a folder you can write")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.execution.runner import Plan
 
     workloads, engines, options, notes = validate_run_args(args)
+    budget = _memory_budget(args.memory_budget)
     out = _writable_file(args.out, "--out") if args.out else None
+    _check_work_dirs()
     _check_report_dir(args)
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
     plan = Plan.new(workloads, engines, args.size, args.repeat, options, out, args.timeout,
                     args.warmup, workload_params=getattr(args, "workload_params", None))
-    return _run(plan, args)
+    return _run(replace(plan, memory_budget_bytes=budget), args)
+
+
+def _memory_budget(gib: float | None) -> int | None:
+    """--memory-budget in bytes (None: no budget)."""
+    if gib is None:
+        return None
+    if not (math.isfinite(gib) and gib > 0):
+        raise UsageError(f"--memory-budget must be a positive number of GiB, got {gib}")
+    return int(gib * 2**30)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -364,6 +417,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     # Named engines must be available; of the defaults, those this machine lacks are left out.
     engines = (resolve_engines(args.engine)[0] if args.engine else
                [e for e in DEFAULT_ENGINES if get_engine(e).unavailable_reason() is None])
+    _check_work_dirs()
     _check_report_dir(args)
     plan = calibration_plan(workloads, engines, args.size, args.rounds, EngineOptions(),
                             args.timeout)
@@ -380,12 +434,16 @@ def _run(plan: Plan, args: argparse.Namespace, kind: str = "run") -> int:
               f"runs) at size {plan.size} -> {plan.out}")
     try:
         records = console.with_bar(err, plan.total_cells, lambda p: run_plan(plan, p))
+        _echo_warnings(records)
+        console.print_summary(records)
+        if not args.no_report:
+            _render(records, args.report_dir or config.reports_dir() / f"{kind}-{plan.run_id}")
     except KeyboardInterrupt:
-        err.print(f"interrupted: records so far are in {plan.out}; every engine was stopped")
+        # Once interrupted, further Ctrl-Cs only hurry the clean-up (harness.lifeline): this
+        # line is reached after every engine stopped, and printed whole.
+        err.print(f"harness: interrupted: records so far are in {plan.out}; every engine was "
+                  "stopped", soft_wrap=True, markup=False, highlight=False)
         return INTERRUPTED
-    console.print_summary(records)
-    if not args.no_report:
-        _render(records, args.report_dir or config.reports_dir() / f"{kind}-{plan.run_id}")
     err.print(f"records: {plan.out}")
     return exit_code(records)
 
@@ -406,6 +464,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"sweep {spec.name} needs engine {engine}, which is unavailable: "
                              f"{reason}")
     out = _writable_file(args.out or default_out(spec, size), "--out")
+    _check_work_dirs()
     _check_report_dir(args)
     budget = int(args.memory_budget * 2**30) if args.memory_budget else None
     _check_warmup(args)
@@ -428,18 +487,33 @@ def _sweep(plan: SweepPlan, args: argparse.Namespace) -> int:
     try:
         records = console.with_bar(err, len(plan.cells), lambda p: run_sweep(plan, p))
     except KeyboardInterrupt:
-        err.print(f"interrupted: finished cells are in {plan.out}; every engine was stopped. "
-                  f"`harness sweep {args.name} --size {plan.size} --out {plan.out} --resume` "
-                  "runs the rest")
+        err.print(f"harness: interrupted: finished cells are in {plan.out}; every engine was "
+                  f"stopped. `harness sweep {args.name} --size {plan.size} --out {plan.out} "
+                  "--resume` runs the rest", soft_wrap=True, markup=False, highlight=False)
         return INTERRUPTED
     everything = read_records([plan.out]) if plan.out.exists() else records
     mine = [r for r in everything if r.sweep and r.sweep.get("name") == plan.spec.name]
+    _echo_warnings(records)
     console.print_sweep_summary(mine)
     if not args.no_report and mine:
         default = config.reports_dir() / f"sweep-{plan.spec.name}-{plan.size}"
         _render(mine, args.report_dir or default)
     err.print(f"records: {plan.out}")
     return exit_code(records)
+
+
+def _echo_warnings(records: list[Record]) -> None:
+    """The warnings the run's sessions wrote to their logs (a corrupt dataset regenerated), once
+    each on stderr: a session's stderr is its log, which nobody reads when all went well."""
+    seen: dict[str, None] = {}
+    for run_id, engine in dict.fromkeys((r.run_id, r.engine) for r in records):
+        log = config.results_dir() / "logs" / f"{run_id}-{engine}.log"
+        with contextlib.suppress(OSError):
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("harness: warning: "):
+                    seen.setdefault(line, None)
+    for line in seen:
+        print(line, file=sys.stderr)
 
 
 def exit_code(records: list[Record]) -> int:
@@ -450,10 +524,18 @@ def exit_code(records: list[Record]) -> int:
 
 
 def _check_report_dir(args: argparse.Namespace) -> None:
-    if args.report_dir and not args.no_report:
-        from harness.reporting.output import check_report_dir
+    """The report's folder (or the reports folder it goes under) can be written."""
+    from harness.reporting.output import check_report_dir
 
+    if args.no_report:
+        return
+    if args.report_dir:
         check_report_dir(args.report_dir.absolute())
+        _creatable(args.report_dir.absolute().parent, f"--report-dir {args.report_dir}: its "
+                   "parent")
+    else:
+        _creatable(config.reports_dir(), "the reports folder", "set HARNESS_REPORTS_DIR to a "
+                   "folder you can write, or give --report-dir")
 
 
 def _render(records: list[Record], report_dir: Path) -> None:
@@ -484,6 +566,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     out_dir = args.out or config.reports_dir() / "latest"
     check_report_dir(out_dir.absolute())
+    _creatable(out_dir.absolute().parent,
+               f"--out {args.out}: its parent" if args.out else "the reports folder",
+               "choose another --out" if args.out else "set HARNESS_REPORTS_DIR to a folder "
+               "you can write, or give --out")
     records = read_records(args.results)
     if not records:
         raise UsageError("the results files hold no records; run `harness run` first")
@@ -544,13 +630,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
         raise UsageError(f"--results {workdir} already exists and is not an empty folder; name "
                          "a new folder")
-    _creatable(workdir, "--results")
+    _creatable(workdir, "--results:")
+    if not args.build_only:
+        _check_work_dirs()
     started = time.perf_counter()
     sides = [spec.baseline, *spec.variants]
     build_all = any(side.built for side in sides)
-    # A job runner's SIGTERM stops the rounds as Ctrl-C does: the run in flight is passed it.
-    interrupt_on_sigterm()
     try:
+        # A job runner's SIGTERM stops the rounds as Ctrl-C does: the run in flight is passed it.
+        interrupt_on_sigterm()
         planned = [envs.plan(side, build_all=build_all) for side in sides]
         built = {}
         for side, one in zip(sides, planned, strict=True):
@@ -589,9 +677,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
         raise UsageError(f"--date must be YYYY-MM-DD, got {date!r}") from None
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is a file; name a folder for the decision records")
-    _creatable(args.out, "--out")
-    interrupt_on_sigterm()
+    _creatable(args.out, "--out:")
+    if args.run:
+        _check_work_dirs()
     try:
+        interrupt_on_sigterm()
         made = make(decision, args.results, args.out, config.results_dir(), date, args.run,
                     lambda line: print(f"harness: {line}", file=sys.stderr))
     except KeyboardInterrupt:
@@ -693,7 +783,7 @@ def _check_verdict_outputs(args: argparse.Namespace) -> None:
         _writable_file(args.md, "--md")
     if args.out:
         check_report_dir(args.out.absolute())
-        _creatable(args.out.absolute().parent, "--out")
+        _creatable(args.out.absolute().parent, f"--out {args.out}: its parent")
     if args.md and args.out and args.out.absolute() in args.md.absolute().parents:
         raise UsageError(f"--md {args.md} is inside --out {args.out}, which the report "
                          "replaces whole; write the Markdown elsewhere")
@@ -701,11 +791,25 @@ def _check_verdict_outputs(args: argparse.Namespace) -> None:
         raise UsageError("--md and --out name the same path; give each its own")
 
 
-def _creatable(directory: Path, flag: str) -> None:
-    """The nearest existing ancestor must be a directory this user can write into."""
-    existing = directory.absolute()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise UsageError(f"{flag}: cannot create files under {directory} ({existing} is not a "
-                         "writable directory); choose another path")
+def _creatable(directory: Path, label: str, fix: str = "choose another path") -> None:
+    """Files can be made in `directory`: tried for real (its missing folders made, a file
+    written), then undone, so that /proc or a read-only mount is refused before a run starts."""
+    target = directory.absolute()
+    made: list[Path] = []
+    try:
+        for folder in [*reversed(target.parents), target]:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
+        handle, probe = tempfile.mkstemp(prefix=".harness-probe-", dir=target)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{label} {directory} is not a writable directory "
+                         f"({exc.strerror or exc}); {fix}") from None
+    finally:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # another process put something in it meanwhile
+                folder.rmdir()

@@ -19,6 +19,11 @@ WARMUP_RULE = "fixed per engine (Engine.warmup_runs), measured on warm-up curves
 DEFAULT_CELL_TIMEOUT_S = 600.0
 MAX_WORKERS = 256
 MAX_THREADS = 256
+# Parallel slots (workers x threads) past the logical cores oversubscribe them: a run that does
+# measures contention, which a sweep may want (sleeping tasks gain up to the task count), so it
+# is warned about; past this many slots per core no workload of the harness gains, and a typo
+# (--threads 1000) would start a run that measures only the scheduler: refused.
+MAX_SLOTS_PER_CORE = 64
 MAX_WARMUP = 100
 
 # The memory probe's period. Each wake of the probe process costs 100-250 us of CPU here (cold

@@ -134,10 +134,11 @@ def test_plan_lines_say_what_a_small_budget_trimmed(no_history: Path, tmp_path: 
 
 @pytest.fixture
 def keep_sigterm() -> Iterator[None]:
-    """The run installs its own SIGTERM handler; give pytest's back afterwards."""
-    saved = signal.getsignal(signal.SIGTERM)
+    """The run installs its own SIGTERM and SIGINT handlers; give pytest's back afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     yield
-    signal.signal(signal.SIGTERM, saved)
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 def tiny_run(tmp_path: Path, *extra: str) -> list[str]:

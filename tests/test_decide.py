@@ -17,7 +17,8 @@ import yaml
 from harness.cli import main
 from harness.decide.choose import decide
 from harness.decide.evidence import cell_params, gather
-from harness.decide.growth import Line, crossings
+from harness.decide.growth import Line, crossings, lines
+from harness.decide.record import chosen_sentence, consequences, data_words
 from harness.decide.spec import Decision, Job, Limits, Option, parse_decision
 from harness.results.schema import Record, append_records
 
@@ -198,7 +199,7 @@ def test_every_number_quoted_comes_from_the_records(written: dict[str, Any]) -> 
     threads = next(o for o in data["options"] if o["name"] == "threads")
     csv = next(c for c in threads["cells"] if c["workload"] == "csv-groupby")
     assert len(csv["runs"]) == 3 and csv["answers_checked"] == 27
-    assert f"{csv['warm_s']:.3f} s warm wall time on csv-groupby (small)" in written["text"]
+    assert f"csv-groupby (small): {csv['warm_s']:.3f} s warm wall time" in written["text"]
 
 
 def test_the_same_date_gives_the_same_record_and_the_same_number(
@@ -255,7 +256,7 @@ def test_a_memory_line_crossing_the_limit_past_the_measured_sizes_is_extrapolate
     assert 1e8 < limit.at_bytes <= 1e9 and not limit.extrapolated
     slow = Line(THREADS, x, (1.0, 1.5, 2.0), (1e8,) * 3, (1e6,) * 3, 1e8,
                 (0.15, 0.0), (0.0, float(np.log(1e6))), ("s",), ())
-    cross = [c for c in crossings(d, [line, slow], PANDAS) if "time lines" in c.what]
+    cross = [c for c in crossings(d, [line, slow], PANDAS) if c.other]
     assert cross and cross[0].extrapolated is (cross[0].at_bytes > 1e9)
     assert re.search(r"threads becomes faster than pandas", cross[0].what)
 
@@ -285,3 +286,113 @@ def test_run_measures_what_is_missing_then_writes_the_record(
     assert data["chosen"] in ("loop", "threads") and data["outcome"] != "unconfirmed"
     folder = tmp_path / "results" / "decide" / "sleep-tasks"
     assert (folder / "records.jsonl").is_file() and (folder / "suite-2.toml").is_file()
+
+
+def test_a_limit_is_kept_only_if_every_run_keeps_it() -> None:
+    # The steady runs' median is 3 GiB, but one run of each cell peaked at 5 GiB: a memory
+    # limit is a ceiling, so the highest peak decides (the median let the option in).
+    records = [r for w in JOBS for r in cells("pandas", w, 1.0)]
+    for w in JOBS:
+        threads = cells("dask-threads", w, 0.5, peak=3 * GIB)
+        threads[3] = dataclasses.replace(threads[3], peak_tree_hwm_bytes=5 * GIB)
+        records += threads
+    d = decision(PANDAS, THREADS, limits=Limits(peak_memory_gib=4.0))
+    outcome = decide(d, gather(d, records))
+    assert outcome.chosen and outcome.chosen.option is PANDAS
+    (threads_standing,) = [s for s in outcome.standings if s.option is THREADS]
+    assert any("5.0 GiB, over the 4 GiB limit" in reason for reason in threads_standing.out)
+
+
+def test_the_context_names_no_layout_that_the_options_set_themselves() -> None:
+    # Each option sets its own chunks: the default chunks are no fact about the job.
+    fine = Option("fine", "dask-threads", params={"array-stats": {"chunks": [250, 250, 3]}})
+    coarse = Option("coarse", "dask-threads", params={"array-stats": {"chunks": [2000, 2000, 6]}})
+    d = Decision(title="t", question="q", options=(fine, coarse),
+                 jobs=(Job("array-stats", "small"),))
+    text = data_words(d.jobs[0], [], d.options)
+    assert "chunks" in text and "[1000, 1000, 3]" not in text
+    assert "shape [2000, 2000, 6]" in text
+
+
+def swept(engine: str, name: str, rows: int, wall: float, threads: int = 2,
+          run_id: str = "20261205T000000Z-sweep0") -> list[Record]:
+    """One sweep cell of csv-groupby: a cold run and two steady ones."""
+    params = {**cell_params(Option(engine, engine), Job("csv-groupby", "small")),
+              "rows_per_file": rows}
+    axes = {"rows_per_file": rows, "threads_per_worker": threads}
+    tag = {"name": name, "cell": json.dumps([engine, name, rows, threads]),
+           "role": "reference" if engine == "pandas" else "cell", "axes": axes}
+    return [Record(run_id=run_id, workload="csv-groupby", engine=engine, size="small",
+                   status="ok", params=params, n_workers=1, threads_per_worker=threads,
+                   repeat=i, phase="cold" if i == 0 else "steady", wall_s=wall,
+                   startup_s=0.5, peak_tree_rss_bytes=int(0.2 * GIB + rows * 100),
+                   peak_tree_hwm_bytes=int(0.2 * GIB + rows * 100),
+                   baseline_tree_rss_bytes=int(0.1 * GIB), check={"ok": True},
+                   metrics={"data_bytes": rows * 250}, env=dict(ENV), sweep=tag,
+                   timestamp="2026-12-05T00:00:00+00:00") for i in range(3)]
+
+
+ROWS = (100_000, 300_000, 1_000_000, 3_000_000)
+
+
+def growth_records(name: str = "frame-growth") -> list[Record]:
+    """pandas grows as data^1, threads as data^1.5 from half pandas' time: their time lines
+    cross at 4e8 bytes, between the sizes measured (2.5e7 to 7.5e8)."""
+    out = []
+    for rows in ROWS:
+        data = rows * 250
+        out += swept("pandas", name, rows, data / 1e8, threads=1)
+        out += swept("dask-threads", name, rows, 0.5 * (data / 1e8) ** 1.5)
+    return out
+
+
+def test_growth_lines_read_the_decisions_sweep_alone() -> None:
+    d = parse_decision({"title": "t", "question": "q", "option": [
+        {"name": "pandas", "engine": "pandas"}, {"name": "threads", "engine": "dask-threads"}],
+        "job": [{"workload": "csv-groupby"}],
+        "growth": {"workload": "csv-groupby", "grow_to_gb": 10, "sweep": "frame-growth"}}, "d")
+    # Another sweep of csv-groupby (threads scaling, other sizes) in the same folder.
+    other = [r for rows in (200_000, 600_000) for t in (1, 2)
+             for r in swept("dask-threads", "thread-scaling", rows, 5.0, threads=t,
+                            run_id="20261205T010000Z-other0")]
+    alone = lines(d, growth_records())
+    mixed = lines(d, growth_records() + other)
+    assert [ln.data for ln in mixed] == [ln.data for ln in alone]
+    assert all(ln.runs == ("20261205T000000Z-sweep0",) for ln in mixed)
+
+
+def test_a_growth_crossing_between_the_sizes_measured_is_called_interpolated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_RESULTS_DIR", str(tmp_path / "results"))
+    body = DECISION + ('[growth]\nworkload = "csv-groupby"\ngrow_to_gb = 10\n'
+                       'sweep = "frame-growth"\n')
+    records = [r for w in JOBS for r in cells("pandas", w, 1.0) + cells("dask-threads", w, 0.4)]
+    spec, results = _write_case(tmp_path, body, records + growth_records())
+    out = tmp_path / "decisions"
+    assert main(["decide", str(spec), str(results), "--out", str(out), "--date",
+                 "2026-12-04"]) == 0
+    text = next(out.glob("*.md")).read_text()
+    assert re.search(r"pandas becomes faster than threads[^\n]*interpolated", text)
+    assert "(measured)" not in text and "inside the sizes measured)" not in text
+    # The growth sweep's run and records are counted with the rest.
+    assert "of 7 run(s)" in text and f"from {len(records) + 24} record(s)" in text
+
+
+def test_no_measurable_difference_says_why_and_what_the_ratio_is() -> None:
+    # 0.98x is not "the same" by itself: the record says it is under compare's threshold.
+    records = [r for w in JOBS for r in cells("pandas", w, 1.0, seed=1)
+               + cells("dask-threads", w, 0.98, seed=2)]
+    d = decision(PANDAS, THREADS)
+    sentence = chosen_sentence(d, decide(d, gather(d, records)))
+    assert re.search(r'over that of "threads": csv-groupby \(small\) 1\.0\dx, no measurable '
+                     r"difference, under the 1\.10x threshold", sentence), sentence
+
+
+def test_the_consequences_name_the_memory_the_choice_costs() -> None:
+    records = [r for w in JOBS for r in cells("pandas", w, 1.0, peak=0.5 * GIB)
+               + cells("dask-threads", w, 0.5, peak=2 * GIB)]
+    d = decision(PANDAS, THREADS)
+    outcome = decide(d, gather(d, records))
+    items = consequences(d, outcome, [], [])
+    assert any(i.startswith("Bad, because it needs more memory") and "4.0x that of pandas"
+               in i for i in items), items

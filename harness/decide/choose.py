@@ -84,6 +84,7 @@ class Outcome:
     standings: list[Standing]
     pairings: list[Pairing]
     tied: list[Standing]
+    factor: float = 1.10  # compare's threshold: smaller ratios are "same" whatever the test
 
     @property
     def runner_up(self) -> Standing | None:
@@ -108,7 +109,7 @@ def decide(decision: Decision, cells: dict[tuple[str, str], Cell],
     _score(decision, [s for s in standings if s.eligible])
     eligible = [s for s in standings if s.eligible]
     if not eligible:
-        return Outcome("none-qualifies", None, standings, [], [])
+        return Outcome("none-qualifies", None, standings, [], [], factor)
     best = min(eligible, key=lambda s: (s.score or math.inf, decision.options.index(s.option)))
     pairings = [_pair(decision, best, s, factor) for s in eligible if s is not best]
     tied = [p.other for p in pairings if p.relation == "same"]
@@ -124,7 +125,7 @@ def decide(decision: Decision, cells: dict[tuple[str, str], Cell],
         kind = "trade-off"
     else:
         kind = "clear"
-    return Outcome(kind, chosen, standings, pairings, [best, *tied] if tied else [])
+    return Outcome(kind, chosen, standings, pairings, [best, *tied] if tied else [], factor)
 
 
 def _standing(decision: Decision, option: Option,
@@ -150,9 +151,9 @@ def _broken(decision: Decision, cell: Cell) -> list[str]:
         return [f"its runs of {job} ended {cell.status} ({cell.error}; {run})"]
     out = []
     limits = decision.limits
-    peak = cell.peak_bytes
+    peak = cell.highest_peak_bytes
     if limits.peak_memory_gib and peak and peak > limits.peak_memory_gib * GIB:
-        out.append(f"its peak tree memory on {job} is {fmt_bytes(peak)}, over the "
+        out.append(f"its peak tree memory on {job} reached {fmt_bytes(peak)}, over the "
                    f"{limits.peak_memory_gib:g} GiB limit ({run})")
     start = cell.startup_s
     if limits.startup_s and start is not None and start > limits.startup_s:
@@ -195,8 +196,9 @@ def _pair(decision: Decision, chosen: Standing, other: Standing, factor: float) 
             backward = _call(job, _compare(b, a, factor), decision.minimise)
             mirrored = MIRROR.get(backward.verdict, backward.verdict)
             if mirrored in ("faster", "slower") or forward.verdict == "unconfirmed":
-                forward = dataclasses.replace(forward, verdict=mirrored,
-                                              note=_side_note(mirrored, backward.note))
+                forward = dataclasses.replace(
+                    forward, verdict=mirrored,
+                    note=_side_note(mirrored, backward.note, forward.verdict))
         calls.append(forward)
     return Pairing(other, tuple(calls))
 
@@ -209,10 +211,15 @@ def _compare(baseline: Cell, new: Cell, factor: float) -> Comparison:
                    _as_one_cell(new.records, "new"), factor)
 
 
-def _side_note(verdict: str, note: str) -> str:
-    if verdict in ("faster", "slower"):
-        return "called against the chosen option's own run-to-run noise"
-    return note
+def _side_note(verdict: str, note: str, forward: str) -> str:
+    """Why a call came from the chosen option's side, in words a reader can check."""
+    if verdict not in ("faster", "slower"):
+        return note
+    if forward == "unconfirmed":
+        return ("called with the chosen option's runs as the baseline; the other option has "
+                "too few runs to be one")
+    return ("called with the chosen option's runs as the baseline; the other option's runs "
+            "differ more from run to run, and with them as the baseline it is inside that spread")
 
 
 def _as_one_cell(records: tuple[Record, ...], side: str) -> list[Record]:

@@ -65,8 +65,9 @@ class Cell:
 
     @property
     def cold_s(self) -> float | None:
-        """The first run of a fresh engine, with the engine's start-up: what a job that starts
-        its own engine waits for."""
+        """The job's first run in its engine session plus the engine's start-up: about what a
+        job that starts its own engine waits for. Only a run's first job met a fresh engine;
+        later jobs of the same session ran cold on an engine already warmed by the others."""
         per_run = {r.run_id: (r.wall_s or 0.0) + (r.startup_s or 0.0) for r in self._ok("cold")
                    if r.wall_s is not None}
         return _median(per_run.values())
@@ -78,12 +79,28 @@ class Cell:
 
     @property
     def peak_bytes(self) -> float | None:
+        """The typical peak: the median over the steady runs (what memory is minimised by)."""
         return _median(_peak(r) for r in self._ok("steady"))
 
     @property
+    def highest_peak_bytes(self) -> float | None:
+        """The highest peak of any run, cold and warm-up included: what a memory limit is
+        held to, since one run over the ceiling is one run killed."""
+        peaks = [p for r in self.records if r.status == "ok" and (p := _peak(r)) is not None]
+        return max(peaks) if peaks else None
+
+    @property
     def idle_bytes(self) -> float | None:
-        """The engine's tree before any work (a JVM, a cluster's processes)."""
+        """The tree between warm runs, before each timed one: the engine with what it kept
+        from the runs before (a JVM's grown heap, a cluster's processes) and the job's inputs."""
         return _median(r.baseline_tree_rss_bytes for r in self._ok("steady"))
+
+    @property
+    def cold_idle_by_run(self) -> dict[str, float]:
+        """Per run, the tree before this job's first run (the session's first job: before
+        any work at all)."""
+        return {r.run_id: float(r.baseline_tree_rss_bytes) for r in self._ok("cold")
+                if r.baseline_tree_rss_bytes}
 
     @property
     def checked(self) -> int:
@@ -97,6 +114,16 @@ class Cell:
     def error(self) -> str:
         bad = [r for r in self.records if r.status not in ("ok",)]
         return next(((r.error or r.status).splitlines()[0][:200] for r in bad), "")
+
+
+def start_bytes(cells: list[Cell]) -> float | None:
+    """An option's tree before any work: in each run the smallest tree before one of its
+    jobs' first runs (the session's first job saw the engine fresh), the median over runs."""
+    by_run: dict[str, list[float]] = {}
+    for cell in cells:
+        for run, value in cell.cold_idle_by_run.items():
+            by_run.setdefault(run, []).append(value)
+    return _median(min(values) for values in by_run.values())
 
 
 def _peak(record: Record) -> float | None:

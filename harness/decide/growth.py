@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.decide.spec import Decision, Option
+from harness.decide.spec import Decision, Growth, Option
+from harness.errors import UsageError
 from harness.reporting.sweep_analysis import cell_rows, fit_line
 from harness.results.schema import Record
+from harness.sweep.spec import load_sweep
 
 GB = 1e9
 GIB = 1 << 30
@@ -61,6 +63,7 @@ class Crossing:
     at_bytes: float
     extrapolated: bool
     option: str  # the chosen option when it is one of the two sides, else the line's own
+    other: str = ""  # the option that becomes faster than the chosen one (a time crossing)
 
 
 def lines(decision: Decision, records: list[Record]) -> list[Line]:
@@ -68,7 +71,7 @@ def lines(decision: Decision, records: list[Record]) -> list[Line]:
     growth = decision.growth
     if growth is None:
         return []
-    swept = [r for r in records if r.sweep and r.workload == growth.workload]
+    swept = _of_sweep(growth, [r for r in records if r.sweep and r.workload == growth.workload])
     if not swept:
         return []
     rows = cell_rows(swept)
@@ -82,6 +85,34 @@ def lines(decision: Decision, records: list[Record]) -> list[Line]:
         if line is not None:
             out.append(line)
     return out
+
+
+def _of_sweep(growth: Growth, swept: list[Record]) -> list[Record]:
+    """The records of the decision's growth sweep alone: another sweep of the same workload
+    (threads, partitions) measured other configurations, and one line through both is no line."""
+    names = list(dict.fromkeys(str(r.tag.get("name")) for r in swept))
+    if growth.sweep:
+        wanted = load_sweep(growth.sweep).name
+        return [r for r in swept if r.tag.get("name") == wanted]
+    if len(names) > 1:
+        raise UsageError(f"the records hold {len(names)} sweeps of {growth.workload} "
+                         f"({', '.join(names)}); name the one that grows its data as "
+                         "[growth] sweep in the decision file")
+    return swept
+
+
+def used(decision: Decision, found: list[Line], records: list[Record]) -> list[Record]:
+    """The sweep records the lines rest on: their runs, their options' configurations."""
+    runs = {run for ln in found for run in ln.runs}
+    return [r for r in records if r.sweep and r.run_id in runs and decision.growth
+            and r.workload == decision.growth.workload
+            and any(_mine(ln.option, r) for ln in found)]
+
+
+def _mine(option: Option, record: Record) -> bool:
+    return (record.engine == option.engine
+            and option.workers in (None, record.n_workers)
+            and option.threads in (None, record.threads_per_worker))
 
 
 def _config(rows: pd.DataFrame, option: Option) -> pd.Series:
@@ -100,7 +131,7 @@ def _line(option: Option, rows: pd.DataFrame, records: list[Record]) -> Line | N
         return None
     failed = tuple(f"{row.status} at {_axes(row.axes)}"
                    for row in rows[rows["status"] != "ok"].itertuples())
-    runs = tuple(dict.fromkeys(r.run_id for r in records if r.engine == option.engine))
+    runs = tuple(dict.fromkeys(r.run_id for r in records if _mine(option, r)))
     x = tuple(float(v) for v in ok["metric.data_bytes"])
     return Line(option, x, tuple(float(v) for v in ok["best_s"]),
                 tuple(float(v) for v in ok["peak_bytes"]),
@@ -123,7 +154,7 @@ def crossings(decision: Decision, found: list[Line], chosen: Option | None) -> l
         if limit:
             at = _memory_crossing(line, limit * GIB)
             if at is not None and at <= horizon:
-                out.append(Crossing(f"{line.option.name}'s peak tree memory passes the "
+                out.append(Crossing(f"the peak tree memory of {line.option.name} passes the "
                                     f"{limit:g} GiB limit", at, at > line.measured[1],
                                     line.option.name))
     mine = next((ln for ln in found if chosen and ln.option == chosen and ln.fitted()), None)
@@ -136,9 +167,8 @@ def crossings(decision: Decision, found: list[Line], chosen: Option | None) -> l
             faster = mine if mine.time_at(at * 2) < other.time_at(at * 2) else other
             if faster is mine:
                 continue  # the chosen option pulls ahead as the data grows: no reason to move
-            out.append(Crossing(f"{other.option.name} becomes faster than {mine.option.name} "
-                                "(their time lines cross)", at, not lo <= at <= hi,
-                                mine.option.name))
+            out.append(Crossing(f"{other.option.name} becomes faster than {mine.option.name}",
+                                at, not lo <= at <= hi, mine.option.name, other.option.name))
     return sorted(out, key=lambda c: c.at_bytes)
 
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from harness.decide.choose import GIB, Outcome
 from harness.decide.growth import GB, Line
-from harness.decide.spec import MINIMISE, Decision
+from harness.decide.spec import Decision
+from harness.fmt import decimal_bytes, fmt_bytes, fmt_seconds
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
 
 UNITS = {"warm": ("s", 1.0), "cold": ("s", 1.0), "memory": ("GiB", float(GIB))}
+SHORT = {"warm": "warm wall time", "cold": "cold wall time with start-up",
+         "memory": "peak tree memory"}
 
 
 def options_figure(decision: Decision, outcome: Outcome, footer: str) -> Figure | None:
@@ -22,7 +26,8 @@ def options_figure(decision: Decision, outcome: Outcome, footer: str) -> Figure 
         return None
     unit, scale = UNITS[decision.minimise]
     # One panel per job, side by side; the options' names only on the first (same order).
-    fig, axes = titled_figure(f"{MINIMISE[decision.minimise]}, per option and job", footer,
+    fig, axes = titled_figure(f"{SHORT[decision.minimise]} ({unit}) per option and job: "
+                              "lower is better; the chosen option outlined", footer,
                               (max(WIDTH_IN, 2.6 + 2.4 * len(jobs)),
                                1.6 + 0.4 * len(decision.options)), n_cols=len(jobs))
     for i, (ax, job) in enumerate(zip(axes, jobs, strict=True)):
@@ -41,7 +46,9 @@ def options_figure(decision: Decision, outcome: Outcome, footer: str) -> Figure 
                      fontsize=9)
         ax.set_xlabel(unit, fontsize=8)
         for y, v, s in zip(ys, values, outcome.standings, strict=True):
-            text = "no record" if np.isnan(v) else f"{v:.3g}"
+            # The record's own formatting: the label reads as the evidence table does.
+            text = "no record" if np.isnan(v) else (
+                fmt_bytes(v * scale) if decision.minimise == "memory" else fmt_seconds(v))
             if s.out:
                 text += " (out)"
             ax.text(0 if np.isnan(v) else v, y, " " + text, va="center", fontsize=7)
@@ -78,11 +85,16 @@ def growth_figure(decision: Decision, found: list[Line], footer: str) -> Figure 
         # x in axes fractions, y in GiB: the label sits at the left edge whatever the scale.
         m_ax.text(0.01, limit, f"limit {limit:g} GiB", fontsize=7, color="#d62728",
                   va="bottom", transform=m_ax.get_yaxis_transform())
-    for ax, label in ((t_ax, "warm time (s)"), (m_ax, "peak tree memory (GiB)")):
+    for ax, label in ((t_ax, "warm time (s)"), (m_ax, "highest peak tree memory (GiB)")):
         ax.axvline(target, color="#555555", linestyle=":", linewidth=1)
+        # y in axes fractions: the label sits at the top whatever the scale.
+        ax.text(target, 0.98, f" {decimal_bytes(target)}\n expected", fontsize=7,
+                color="#555555", va="top", ha="right", transform=ax.get_xaxis_transform())
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("data (bytes)", fontsize=8)
+        # Decimal units: log axes tick at powers of ten, which binary units would misname.
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: decimal_bytes(v)))
+        ax.set_xlabel(f"{decision.growth.workload} data", fontsize=8)
         ax.set_ylabel(label, fontsize=8)
     t_ax.legend(fontsize=7)
     return fig

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from harness.decide.evidence import Cell
 from harness.decide.spec import Decision
 from harness.errors import UsageError
+from harness.execution.proctree import run_own_group
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,9 @@ def run_missing(decision: Decision, cells: list[Cell], results: Path, have_growt
 
 def _run(command: list[str]) -> None:
     """One measuring process; exit 1 (a failed cell) is a finding, recorded; worse stops."""
-    done = subprocess.run(command, check=False)
-    if done.returncode >= 2 or done.returncode < 0:
-        raise UsageError(f"`{shell(command)}` exited {done.returncode}; fix what it printed "
+    # Its own group, ended with it: Ctrl-C gives it time to stop its engines, and a killed
+    # decide takes it along (proctree's lifeline).
+    code = run_own_group(command)
+    if code >= 2 or code < 0:
+        raise UsageError(f"`{shell(command)}` exited {code}; fix what it printed "
                          "and run harness decide --run again")

@@ -23,7 +23,8 @@ from harness.workloads.registry import get_workload
 SPEC_DIR = Path(__file__).parent / "specs"
 MINIMISE = {
     "warm": "warm wall time (median of the steady runs)",
-    "cold": "cold wall time with start-up (the first run of a fresh engine)",
+    "cold": "cold wall time with start-up (the job's first run in its engine session, plus "
+            "the engine's start-up)",
     "memory": "peak tree memory (the larger of the sampled sum and the high-water marks)",
 }
 STATUSES = ("proposed", "accepted", "rejected", "deprecated")

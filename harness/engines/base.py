@@ -4,6 +4,7 @@ left running. Every setting an engine uses is in its `config()`, written into ea
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from abc import ABC, abstractmethod
@@ -14,6 +15,11 @@ from typing import Any, ClassVar
 from harness import config
 from harness.errors import UsageError
 from harness.workloads.contract import Context, Workload
+
+
+class EngineFailure(Exception):
+    """An engine that died or could not start, said in plain words rather than as the socket
+    error a library raised on finding its process gone."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,8 @@ class Engine(ABC):
         try:
             self._start()
         except BaseException:
-            self._stop()
+            with contextlib.suppress(Exception):  # the start's own error is the one to tell
+                self._stop()
             raise
         self.startup_s = time.perf_counter() - t0
         return self
@@ -96,6 +103,16 @@ class Engine(ABC):
         self.last_context = self.context()
         return self._call(body, inputs, self.last_context)
 
+    def failure(self) -> str | None:
+        """Why this started engine can run no more work (a process of it died), or None while
+        it can; asked after a failed run, to tell a broken engine from a failing workload."""
+        return None
+
+    def incidents(self) -> dict[str, Any]:
+        """What went wrong during the last run that the engine recovered from (a worker lost
+        and its tasks run again elsewhere), as metrics for its record; empty when nothing did."""
+        return {}
+
     def quiesce(self, new_workload: bool = False) -> None:
         """Collect garbage before a measured run, so it neither pays for nor is charged with
         what earlier runs left behind; `new_workload` before a workload's cold run."""
@@ -109,6 +126,11 @@ class Engine(ABC):
     @abstractmethod
     def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
         """Call the body with this engine's handle: body(inputs, handle, ctx)."""
+
+
+def exit_words(code: int) -> str:
+    """A process's exit status as words: 'signal 9' for -9 (as Popen reports a kill)."""
+    return f"signal {-code}" if code < 0 else f"exit code {code}"
 
 
 def count_or(value: int | None, default: int) -> int:

@@ -6,16 +6,24 @@ which also remembers what ran so the task count can be taken after the timed sec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from harness import config
-from harness.engines.base import Engine, EngineOptions, count_or, one_level_pool
+from harness.engines.base import Engine, EngineOptions, count_or, exit_words, one_level_pool
+from harness.lifeline import die_with_parent
 from harness.workloads.contract import Context
+
+POOL_PROBE_S = 10.0  # how long a trivial task may take on a pool that is still alive
+WORKER_RETURN_S = 30.0  # how long a nanny may take to replace a lost worker before a next run
 
 
 class DaskEngine(Engine):
@@ -167,7 +175,10 @@ class DaskProcessesEngine(DaskEngine):
     def _start(self) -> None:
         super()._start()
         ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
+        # Each worker dies with this process (a killed session would leave them waiting on
+        # their task queue forever); its initializer asks the kernel for that.
+        self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx,
+                                         initializer=die_with_parent, initargs=(os.getpid(),))
         for warmed in [self._pool.submit(_warm_worker) for _ in range(self.n_workers)]:
             warmed.result()
 
@@ -175,6 +186,19 @@ class DaskProcessesEngine(DaskEngine):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def failure(self) -> str | None:
+        """A pool that lost a process (killed, out of memory) is broken for good: every later
+        compute would fail alike."""
+        if self._pool is None:
+            return None
+        try:
+            self._pool.submit(int).result(timeout=POOL_PROBE_S)
+        except BrokenProcessPool:
+            return f"a process of the dask-processes pool exited ({_how_pool_died(self._pool)})"
+        except Exception:  # busy with what the failed run left, or slow: not known to be dead
+            return None
+        return None
 
     def scheduler_kwargs(self) -> dict[str, Any]:
         return {"scheduler": "processes", "num_workers": self.n_workers, "pool": self._pool}
@@ -186,6 +210,14 @@ class DaskProcessesEngine(DaskEngine):
         return {**super().config(), "scheduler": "processes", "num_workers": self.n_workers,
                 "chunksize": dask.config.get("chunksize", 6),
                 "pool": "ProcessPoolExecutor(spawn), started once per session"}
+
+
+def _how_pool_died(pool: ProcessPoolExecutor) -> str:
+    """The exit of the process that broke a pool, as far as the pool kept it (a broken pool
+    ends its other processes with SIGTERM)."""
+    processes = getattr(pool, "_processes", None) or {}
+    codes = [p.exitcode for p in processes.values() if p.exitcode not in (None, -signal.SIGTERM)]
+    return exit_words(codes[0]) if codes else "killed, or out of memory"
 
 
 class DaskDistributedEngine(DaskEngine):
@@ -228,6 +260,43 @@ class DaskDistributedEngine(DaskEngine):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+    # When the run in flight began, by the wall clock the scheduler stamps its events with.
+    _run_began: float | None = None
+
+    def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
+        self._run_began = time.time()
+        with self.client.as_current():
+            return super()._call(body, inputs, ctx)
+
+    def dask_config(self) -> dict[str, Any]:
+        # The scheduler by name, resolved to this client by `as_current`: the Client object
+        # itself in the global config breaks a nanny's restart of a lost worker, which pickles
+        # that config for the new process (and the worker stays lost; dask/distributed#3345).
+        return {**super().dask_config(), "scheduler": "dask.distributed"}
+
+    def incidents(self) -> dict[str, Any]:
+        """Workers lost during the last run (killed, out of memory): the scheduler ran their
+        tasks again elsewhere, so the answer still counts, but the time is not a clean one."""
+        lost = self._lost_workers()
+        if not lost:
+            return {}
+        if self._cluster is not None:  # let the nannies bring them back for the next run
+            with contextlib.suppress(Exception):
+                self.client.wait_for_workers(self.n_workers, timeout=WORKER_RETURN_S)
+        return {"workers_lost": len(lost), "workers_lost_addresses": lost}
+
+    def _lost_workers(self) -> list[str]:
+        """Workers the scheduler removed unexpectedly since the last run began: the ones
+        that died rather than retired (its `remove-worker` events)."""
+        if self.client is None or self._run_began is None:
+            return []
+        try:
+            events = self.client.get_events("all")
+        except Exception:  # a scheduler that does not answer tells nothing here
+            return []
+        return [str(e["worker"]) for t, e in events if t >= self._run_began
+                and e.get("action") == "remove-worker" and not e.get("expected")]
 
     def scheduler_kwargs(self) -> dict[str, Any]:
         return {"scheduler": self.client}

@@ -10,15 +10,16 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness import config
-from harness.engines.base import Engine, EngineOptions, count_or
+from harness.engines.base import Engine, EngineFailure, EngineOptions, count_or, exit_words
 from harness.errors import UsageError
 from harness.results.env import java_path, java_version
 from harness.workloads.contract import Context
 
+JVM_EXIT_WAIT_S = 5.0  # how long a JVM that stopped answering may take to be seen exiting
 
 class SparkEngine(Engine):
     name = "spark"
@@ -33,6 +34,7 @@ class SparkEngine(Engine):
     def __init__(self, options: EngineOptions) -> None:
         super().__init__(options)
         self.session: Any = None
+        self._jvm_proc: subprocess.Popen[bytes] | None = None  # the JVM pyspark launched
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -43,7 +45,7 @@ class SparkEngine(Engine):
         if java_path() is None:
             return ("no Java found for Spark; install OpenJDK 17 and put java on PATH "
                     "or set JAVA_HOME")
-        return None
+        return _java_problem()
 
     @property
     def n_workers(self) -> int:
@@ -83,12 +85,23 @@ class SparkEngine(Engine):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         os.environ.setdefault("TZ", "UTC")
+        try:
+            self._launch()
+        except Exception as exc:
+            code = self._jvm_exit_code()
+            if code is None:
+                raise
+            # What happened, rather than the socket error pyspark met on finding the JVM gone.
+            raise EngineFailure(f"the JVM exited during start-up ({exit_words(code)})") from exc
+
+    def _launch(self) -> None:
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder
         for key, value in self.spark_conf().items():
             builder = builder.config(key, value)
-        self.session = builder.getOrCreate()
+        with _keep_launched(self):
+            self.session = builder.getOrCreate()
         self.session.sparkContext.setLogLevel("ERROR")
         self._warm_up()
 
@@ -103,10 +116,32 @@ class SparkEngine(Engine):
     def _stop(self) -> None:
         from pyspark import SparkContext
 
-        if self.session is not None:
-            self.session.stop()
+        try:
+            if self.session is not None:
+                self.session.stop()
+        except Exception:  # its JVM is gone: stop() got no answer and left pyspark's state
+            pass
+        finally:
             self.session = None
+            _forget_session()
         shutdown_jvm(SparkContext)
+        self._jvm_proc = None
+
+    def failure(self) -> str | None:
+        code = self._jvm_exit_code()
+        return None if code is None else f"the Spark JVM exited during the run ({exit_words(code)})"
+
+    def _jvm_exit_code(self) -> int | None:
+        """The JVM's exit status (negative: the signal that ended it), None while it runs."""
+        from pyspark import SparkContext
+
+        proc = self._jvm_proc or getattr(SparkContext._gateway, "proc", None)
+        if proc is None or (proc.poll() is None and _answers(SparkContext._gateway)):
+            return None
+        # It stopped answering: its socket closes a moment before its exit status is known.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return int(proc.wait(timeout=JVM_EXIT_WAIT_S))
+        return None
 
     def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
         return body(inputs, self.session, ctx)
@@ -131,6 +166,50 @@ def _warm_python_worker(x: int) -> int:
     return x
 
 
+@contextlib.contextmanager
+def _keep_launched(engine: SparkEngine) -> Iterator[None]:
+    """Keep the process of the JVM pyspark launches: pyspark drops it when the JVM dies
+    during start-up, and with it the exit status that says how it died."""
+    import pyspark.java_gateway as launcher
+
+    popen = launcher.Popen
+
+    def launch(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        engine._jvm_proc = popen(*args, **kwargs)
+        return engine._jvm_proc
+
+    launcher.Popen = launch  # type: ignore[misc,assignment]  # for this launch only
+    try:
+        yield
+    finally:
+        launcher.Popen = popen  # type: ignore[misc]
+
+
+def _answers(gateway: Any) -> bool:
+    """Whether the JVM behind a py4j gateway answers a trivial call."""
+    try:
+        gateway.jvm.System.currentTimeMillis()
+    except Exception:
+        return False
+    return True
+
+
+def _forget_session() -> None:
+    """Clear what SparkSession.stop() clears when it can reach the JVM, so that the next
+    getOrCreate launches a fresh JVM instead of handing back a session of a dead one."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession, SQLContext
+
+    context = SparkContext._active_spark_context
+    if context is not None:
+        with contextlib.suppress(Exception):  # closes its accumulator server
+            context.stop()
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    SQLContext._instantiatedContext = None
+
+
 def shutdown_jvm(spark_context_cls: Any) -> None:
     """Stop the py4j gateway and its JVM, so a stopped engine leaves no process behind."""
     gateway = getattr(spark_context_cls, "_gateway", None)
@@ -152,3 +231,24 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
     except (OSError, subprocess.TimeoutExpired):
         proc.kill()
         proc.wait(timeout=10)
+
+
+def _java_problem() -> str | None:
+    """Why the Java found cannot run the installed PySpark (its documented Java releases)."""
+    import pyspark as installed  # imported already, by unavailable_reason
+
+    from harness.results.env import java_major
+
+    pyspark = str(installed.__version__)
+    banner = java_version()
+    found = java_major(banner)
+    if int(pyspark.split(".")[0]) >= 4:
+        ok, need = found is not None and found >= 17, "Java 17 or newer"
+    else:
+        ok, need = found in (8, 11, 17), "Java 8, 11 or 17"
+    if ok:
+        return None
+    seen = f"Java {found}" if found is not None else "a Java whose version cannot be read"
+    said = f" ({banner})" if banner else ""
+    return (f"PySpark {pyspark} needs {need}, and {java_path()} is {seen}{said}; install "
+            "OpenJDK 17 and put it first on PATH or set JAVA_HOME")

@@ -4,7 +4,9 @@
 `start` (reset the high-water marks, take the baseline, begin sampling) and `stop` (end
 sampling, answer with the measurement as one JSON line). It runs beside the driver instead of
 as a thread in it, so it never holds the driver's GIL, and at nice 19, so it yields the cores
-to the engine. It leaves itself out of the tree it measures. It exits when stdin closes.
+to the engine. It leaves itself out of the tree it measures. It exits when stdin closes, and
+is killed by the kernel when its parent dies (harness.lifeline), even while it samples; it
+ignores SIGINT and SIGTERM.
 
 It imports psutil, the standard library and proctree only: it starts in tens of milliseconds.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import psutil
 
 from harness.execution.proctree import alive
+from harness.lifeline import die_with_parent
 
 # Listing the tree scans all of /proc (0.6-3 ms); reading a known process's statm costs ~10 us.
 # New descendants are found every RESCAN_EVERY-th sample (0.5 s at 20 ms): engines start their
@@ -223,6 +227,13 @@ def reply(text: str) -> None:
 
 
 def main() -> int:
+    # A parent that died before this line leaves stdin closed, which ends the probe too.
+    die_with_parent(os.getppid())
+    # Ended by its parent only (stdin closed, or the parent's death): a Ctrl-C or the SIGTERM
+    # that stops a session's group must not take the probe from a session that is stopping,
+    # whose measurement would then fail and hide the interrupt behind a probe error.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     root, interval_s = int(sys.argv[1]), float(sys.argv[2])
     os.nice(19)
     serve(root, interval_s)

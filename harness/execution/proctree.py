@@ -3,7 +3,11 @@
 An engine session runs in a process group of its own. Its tree (the session, Dask workers and
 nannies, the Spark JVM and its Python workers) is listed with psutil's
 `children(recursive=True)`; ending it signals the group, waits with `psutil.wait_procs`, and
-kills whatever is left of the tree or the group, so nothing outlives the run.
+kills whatever is left of the tree or the group, so nothing outlives the run. When the driver
+itself is killed outright, each layer dies with its parent instead (see harness.lifeline): the
+session by the kernel's parent-death signal, its probe and Dask process pool likewise,
+LocalCluster workers when their nanny's pipe closes, the Spark JVM when its stdin closes and
+Spark's Python workers when the JVM goes.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from typing import Any
 
 import psutil
 
+from harness.lifeline import hurried, lifeline_env, uninterrupted
+
 STOP_GRACE_S = 15.0  # how long a session may take to stop its engine after SIGTERM
 KILL_WAIT_S = 10.0
+POLL_S = 0.1  # how often a wait looks for a second interrupt
 
 
 def live_tree(root: psutil.Process) -> list[psutil.Process]:
@@ -51,20 +59,36 @@ def tree_rss(pid: int) -> int | None:
 
 def stop_session(proc: subprocess.Popen[str]) -> None:
     """End a session process and everything it started: SIGTERM to its group (the session
-    stops its engine), then SIGKILL to the group and to any of its tree that left the group."""
-    tree: list[psutil.Process] = []
-    if proc.poll() is None:  # a reaped pid may belong to someone else by now: never list it
-        tree = _tree_of(proc.pid)
-        _signal_group(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_GRACE_S)
-    _signal_group(proc.pid, signal.SIGKILL)
-    proc.wait()
-    leftovers = [p for p in {*tree, *_group_members(proc.pid)} if alive(p)]
-    for leftover in leftovers:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            leftover.kill()
-    psutil.wait_procs(leftovers, timeout=KILL_WAIT_S)
+    stops its engine), then SIGKILL to the group and to any of its tree that left the group.
+    Interrupts cannot cut it short (a second one only ends the grace period), so it always
+    ends what it started, within STOP_GRACE_S + 2 * KILL_WAIT_S."""
+    with uninterrupted():
+        tree: list[psutil.Process] = []
+        if proc.poll() is None:  # a reaped pid may belong to someone else by now: never list it
+            tree = _tree_of(proc.pid)
+            _signal_group(proc.pid, signal.SIGTERM)
+            wait_for(proc, STOP_GRACE_S)
+        _signal_group(proc.pid, signal.SIGKILL)
+        wait_for(proc, KILL_WAIT_S, hurry=False)
+        leftovers = [p for p in {*tree, *_group_members(proc.pid)} if alive(p)]
+        for leftover in leftovers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftover.kill()
+        psutil.wait_procs(leftovers, timeout=KILL_WAIT_S)
+
+
+def wait_for(proc: subprocess.Popen[Any], seconds: float, hurry: bool = True) -> bool:
+    """Wait up to `seconds` for `proc` to exit, less when a second interrupt hurries (unless
+    `hurry` is off); whether it exited."""
+    deadline = time.monotonic() + seconds
+    while not (hurry and hurried()):
+        try:
+            proc.wait(timeout=min(POLL_S, max(0.0, deadline - time.monotonic())))
+            return True
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                return False
+    return proc.poll() is not None
 
 
 def _tree_of(pid: int) -> list[psutil.Process]:
@@ -91,23 +115,30 @@ def _group_members(pgid: int) -> list[psutil.Process]:
 
 
 # After Ctrl-C a command in its own group is passed the SIGINT and given this long to stop
-# its engines and keep its records.
+# its engines and keep its records; after a second Ctrl-C, this long to stop at once.
 INTERRUPT_GRACE_S = 60.0
+HURRY_GRACE_S = 10.0
 
 
 def run_own_group(command: list[str], **popen: Any) -> int:
     """Run a command (a `harness run`) in a process group of its own and return its exit
     code. Ctrl-C here, from a terminal or a job runner's signal, is passed on to the group;
-    a second Ctrl-C or the grace running out ends it at once; and whatever is left of the
-    group when it ends is killed, so nothing it started outlives it."""
+    a second Ctrl-C is passed on too and given HURRY_GRACE_S; and whatever is left of the
+    group when it ends is killed, so nothing it started outlives it. The command dies with
+    this process (`lifeline_env`: a `harness run` stops as after Ctrl-C) when this one is
+    killed outright."""
+    popen["env"] = lifeline_env(popen.get("env"))
     child = subprocess.Popen(command, start_new_session=True, **popen)
     try:
         return child.wait()
     except KeyboardInterrupt:
-        _signal_group(child.pid, signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
-            child.wait(timeout=INTERRUPT_GRACE_S)
+        with uninterrupted():
+            _signal_group(child.pid, signal.SIGINT)
+            if not wait_for(child, INTERRUPT_GRACE_S) and hurried():
+                _signal_group(child.pid, signal.SIGINT)
+                wait_for(child, HURRY_GRACE_S, hurry=False)
         raise
     finally:
-        _signal_group(child.pid, signal.SIGKILL)
-        child.wait()
+        with uninterrupted():
+            _signal_group(child.pid, signal.SIGKILL)
+            wait_for(child, KILL_WAIT_S, hurry=False)

@@ -25,11 +25,14 @@ from harness.engines.registry import get_engine
 from harness.execution.proctree import stop_session, tree_rss
 from harness.execution.session import SessionSpec, base_record
 from harness.fmt import fmt_gib
+from harness.lifeline import lifeline_env
 from harness.results.env import child_thread_env, collect_env
 from harness.results.schema import Record, append_records, new_run_id
 from harness.workloads.registry import get_workload
 
 STARTUP_TIMEOUT_S = 300.0
+# Session events after which the session may take start-up time: (re)starting, stopping.
+SLOW_EVENTS = ("starting", "start-retry", "restarting", "stopping")
 MEMORY_POLL_S = 0.25  # how often a memory budget is checked against the session's tree
 ProgressFn = Callable[[str, int], None]  # (description, cells finished by this event)
 Sink = Callable[[list[Record]], None]
@@ -177,8 +180,10 @@ class Session:
                 stop_session(self.proc)
 
     def _spawn(self, log: IO[str]) -> subprocess.Popen[str]:
-        env = {**child_thread_env(), **os.environ, "SPARK_LOCAL_IP": "127.0.0.1",
-               "PYTHONUNBUFFERED": "1"}
+        # The session dies with this process (lifeline_env): a driver killed outright (a CI
+        # runner's timeout) cannot stop it, and it runs in a session of its own.
+        env = lifeline_env({**child_thread_env(), **os.environ, "SPARK_LOCAL_IP": "127.0.0.1",
+                            "PYTHONUNBUFFERED": "1"})
         proc = subprocess.Popen([sys.executable, "-m", "harness.execution.child"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                 text=True, env=env, start_new_session=True)
@@ -221,13 +226,13 @@ class Session:
         kind = event["event"]
         self.phase = kind
         self.deadline = time.monotonic() + (
-            STARTUP_TIMEOUT_S if kind in ("starting", "stopping") else self.plan.cell_timeout_s)
+            STARTUP_TIMEOUT_S if kind in SLOW_EVENTS else self.plan.cell_timeout_s)
         engine = self.spec.engine
         if kind == "start-failed":
-            for name in self.spec.workloads:
-                self._fail_workload(name, 0, "error", f"engine start failed: {event['error']}")
-            self.done |= set(self.spec.workloads)
-            self.phase = "done"
+            self._start_failed(event["error"], event.get("attempts", 1))
+        elif kind in ("start-retry", "restarting"):
+            what = "starting again" if kind == "start-retry" else "restarting the engine"
+            self.progress(f"{engine} · {what}: {event.get('error') or event.get('reason')}", 0)
         elif kind == "prepare":
             self.current = event["workload"]
             self.progress(f"{engine} · {event['workload']} · preparing inputs", 0)
@@ -238,6 +243,17 @@ class Session:
                           f"{self.spec.runs} ({self.spec.phase(repeat)})", 0)
         elif kind == "record":
             self._keep(Record.from_dict(event["record"]))
+
+    def _start_failed(self, error: str, attempts: int) -> None:
+        """The engine would not start (or start afresh after dying): every workload it has
+        not finished fails with it."""
+        tries = f" ({attempts} attempts)" if attempts > 1 else ""
+        for name in self.spec.workloads:
+            if name not in self.done:
+                self._fail_workload(name, self.recorded.get(name, 0), "error",
+                                    f"engine start failed{tries}: {error}")
+        self.done |= set(self.spec.workloads)
+        self.phase = "done"
 
     def _keep(self, record: Record) -> None:
         self.keep([record])

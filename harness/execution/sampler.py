@@ -12,6 +12,7 @@ pure-Python reference pays for in wall time. One probe serves a whole engine ses
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -108,7 +109,14 @@ class TreeSampler:
                  tb: TracebackType | None) -> None:
         assert self._probe is not None
         try:
-            self.result = self._probe.stop()
+            if exc is None:
+                self.result = self._probe.stop()
+            elif isinstance(exc, Exception):
+                # The run's own error is on its way out: a probe error must not replace it;
+                # the probe is still told to stop, so the next run can start it again.
+                with contextlib.suppress(ProbeError):
+                    self._probe.stop()
+            # An interrupt: the session is stopping; the probe dies with it.
         finally:
             if self._own is not None:
                 self._own.close()

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import WARMUP_RULE, data_dir
-from harness.engines.base import Engine, EngineOptions
+from harness.engines.base import Engine, EngineFailure, EngineOptions
 from harness.engines.registry import get_engine
+from harness.errors import UsageError
 from harness.execution.probe import TreeMeasurement
 from harness.execution.sampler import Probe, TreeSampler
 from harness.results.schema import Record
@@ -32,6 +33,9 @@ Emit = Callable[[dict[str, Any]], None]
 # to measure what it costs: the memory probe, the garbage collection before the run (and the
 # JVM's), and the measures taken after the clock stops (task counts, Spark partitions).
 INSTRUMENTS = ("sampler", "gc", "probes")
+# Starts of an engine before its cells are written off: a JVM killed during start-up is worth
+# a second, fresh one; more would only delay the verdict on an engine that cannot start.
+START_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,25 @@ class SessionSpec:
 
 
 def one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0][:500] if text else type(exc).__name__
+    """An exception as its type and its most telling line: the first, except where Spark puts
+    a header over the cause (a Python worker's traceback, a Java exception)."""
+    try:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    except Exception:  # py4j formats a Java error by asking the JVM, which may be gone
+        lines = []
+    if not lines:
+        return type(exc).__name__
+    line = lines[0]
+    if len(lines) > 1 and line.endswith(":"):  # a header over a traceback, whose end says it
+        line = lines[-1]
+    elif len(lines) > 1 and line.startswith("An error occurred while calling"):  # py4j
+        line = lines[1].lstrip(": ")
+    return f"{type(exc).__name__}: {line}"[:500]
+
+
+def describe(exc: BaseException) -> str:
+    """An error in one line: an engine's failure in its own plain words, others with their type."""
+    return str(exc) if isinstance(exc, EngineFailure) else one_line(exc)
 
 
 def expected_answer(workload: Workload[Any, Any], params: dict[str, Any], inputs: Any) -> Any:
@@ -163,16 +184,18 @@ def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected:
     `off` switches instruments off for this run (see INSTRUMENTS), to measure what they cost.
     """
     outer = time.perf_counter()
-    if "gc" not in off:
-        engine.quiesce(new_workload=fields["repeat"] == 0)
     sampler = TreeSampler(probe) if "sampler" not in off else None
     try:
+        if "gc" not in off:
+            engine.quiesce(new_workload=fields["repeat"] == 0)
         with sampler or contextlib.nullcontext():
             t0 = time.perf_counter()
             answer = engine.run(workload, inputs)
             wall = time.perf_counter() - t0
     except Exception as exc:
-        return Record(status="error", error=one_line(exc), **fields)
+        # A dead engine's socket error says nothing; its failure says what happened.
+        return Record(status="error", error=engine.failure() or one_line(exc),
+                      metrics=engine.incidents(), **fields)
     if "probes" not in off:
         engine.settle()
     check = workload.check(expected, answer)
@@ -180,6 +203,7 @@ def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected:
     extra = workload.metrics(fields["params"], ctx) if workload.metrics else {}
     extra |= ctx.notes
     extra["harness_overhead_s"] = time.perf_counter() - outer - wall
+    extra |= engine.incidents()  # after the overhead: it may wait for a lost worker's return
     tree, tree_metrics = _tree_fields(sampler.result) if sampler is not None else ({}, {})
     return Record(
         status="ok" if check.ok else "mismatch",
@@ -201,7 +225,8 @@ def _tree_fields(m: TreeMeasurement) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit,
                  probe: Probe | None = None) -> Iterator[Record]:
-    """Prepare one workload's inputs, then yield one record per repeat."""
+    """Prepare one workload's inputs, then yield one record per repeat; a run that kills the
+    engine ends the workload (its later runs are recorded as not run)."""
     # Imported here, not at the top: the child's module is re-imported by every process a
     # spawn-based pool starts (dask-processes, LocalCluster), which must not load all workloads.
     from harness.workloads.registry import get_workload
@@ -219,27 +244,69 @@ def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit,
         return
     for repeat in range(spec.runs):
         emit({"event": "cell", "workload": name, "repeat": repeat})
-        yield measure(engine, workload, inputs, expected,
-                      base_record(spec, engine, name, repeat, params), probe,
-                      spec.instruments_off(repeat))
+        record = measure(engine, workload, inputs, expected,
+                         base_record(spec, engine, name, repeat, params), probe,
+                         spec.instruments_off(repeat))
+        yield record
+        reason = engine.failure() if record.status == "error" else None
+        if reason is not None:
+            # Not run on the fresh engine the next workload gets: its runs there would be cold
+            # runs, whatever their phase says.
+            for later in range(repeat + 1, spec.runs):
+                yield Record(status="error", error=f"not run: in repeat {repeat} {reason}",
+                             **base_record(spec, engine, name, later, params))
+            return
 
 
 def run_session(spec: SessionSpec, emit: Emit) -> None:
-    """Start the engine once and run every workload of the spec, emitting each record."""
+    """Start the engine once and run every workload of the spec, emitting each record; an
+    engine found dead after a workload is started afresh for the next one."""
     emit({"event": "starting"})
-    try:
-        engine = get_engine(spec.engine)(spec.options)
-        engine.__enter__()
-    except Exception as exc:
-        emit({"event": "start-failed", "error": one_line(exc)})
+    engine = get_engine(spec.engine)(spec.options)
+    if not start_engine(engine, emit):
         return
     try:
         emit({"event": "started", "startup_s": engine.startup_s})
         with Probe() as probe:  # one memory probe process for the whole session
             for name in spec.workloads:
+                if not alive_or_restarted(engine, emit):
+                    break
                 for record in run_workload(spec, engine, name, emit, probe):
                     emit({"event": "record", "record": json.loads(record.to_json())})
     finally:
         emit({"event": "stopping"})
         engine.__exit__(None, None, None)
     emit({"event": "done"})
+
+
+def start_engine(engine: Engine, emit: Emit) -> bool:
+    """Start the engine, trying a failed start once more with fresh processes (a JVM killed
+    during start-up) but not a refused one (bad configuration); False after saying why."""
+    error, attempt = "", 0
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            engine.__enter__()
+            return True
+        except UsageError as exc:  # a second attempt would be refused alike
+            error = describe(exc)
+            break
+        except Exception as exc:
+            error = describe(exc)
+            if attempt < START_ATTEMPTS:
+                emit({"event": "start-retry", "error": error})
+    emit({"event": "start-failed", "error": error, "attempts": attempt})
+    return False
+
+
+def alive_or_restarted(engine: Engine, emit: Emit) -> bool:
+    """Whether the engine can take the next workload: alive, or dead and started afresh (the
+    new start-up in its `startup_s`); False when the fresh start failed too."""
+    reason = engine.failure()
+    if reason is None:
+        return True
+    emit({"event": "restarting", "reason": reason})
+    engine.__exit__(None, None, None)  # what is left of the dead one
+    if not start_engine(engine, emit):
+        return False
+    emit({"event": "restarted", "startup_s": engine.startup_s})
+    return True

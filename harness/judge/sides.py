@@ -28,7 +28,7 @@ def cell_key(record: Record) -> CellKey:
 def result_files(path: Path, side: str) -> list[Path]:
     """The .jsonl files a side names: the file itself, or every .jsonl in the folder."""
     if path.is_dir():
-        files = sorted(path.glob("*.jsonl"))
+        files = sorted(p for p in path.glob("*.jsonl") if p.is_file())
         if not files:
             raise UsageError(f"{side} folder {path} holds no .jsonl results files; pass a "
                              "file or a folder written by `harness run --out`")

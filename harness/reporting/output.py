@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.fsutil import fresh_dir
 from harness.reporting.document import Report
 from harness.reporting.writers import to_html, to_markdown
 
@@ -32,7 +33,7 @@ def write_report(report: Report, out_dir: Path) -> Path:
     target = Path(out_dir).absolute()
     check_report_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = fresh_dir(target.parent, f".{target.name}.tmp-")
     try:
         _write(tmp, report)
         _swap_into_place(tmp, target)
@@ -62,7 +63,6 @@ def _write(tmp: Path, report: Report) -> None:
         (tmp / name).write_text(text, encoding="utf-8")
     (tmp / "report.md").write_text(to_markdown(report), encoding="utf-8")
     (tmp / "report.html").write_text(to_html(report), encoding="utf-8")
-    os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a report is meant to be shared
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:

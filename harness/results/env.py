@@ -5,8 +5,10 @@ Gathered once per run and written into every record's `env`, so a verdict can sa
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import re
 import shutil
 import subprocess
 from importlib import metadata
@@ -17,6 +19,9 @@ import psutil
 
 LIBRARIES = ("python", "dask", "distributed", "pandas", "numpy", "pyarrow", "pyspark", "scipy",
              "scikit-learn", "dask-ml")
+# The allow-list: the only environment variables whose values a record holds (env.thread_env;
+# HARNESS_COMMIT only as the commit). Nothing reads os.environ wholesale, so tokens, keys and
+# passwords in the environment never reach a results file or a report.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -65,14 +70,34 @@ def java_path() -> str | None:
 def java_version() -> str | None:
     """The first line `java -version` prints, or None without a working Java."""
     java = java_path()
-    if java is None:
-        return None
+    return None if java is None else _java_banner(java, _mtime(java))
+
+
+@functools.lru_cache(maxsize=8)
+def _java_banner(java: str, mtime: float) -> str | None:
+    """Asked once per binary (and its mtime): a JVM takes 50-100 ms to say its version."""
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     first = (out.stderr or out.stdout).splitlines()
-    return first[0].strip() if first else None
+    return first[0].strip() if first and out.returncode == 0 else None
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def java_major(banner: str | None) -> int | None:
+    """The feature release in a `java -version` banner: 17 of "17.0.15", 8 of "1.8.0_392"."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', banner or "")
+    if match is None:
+        return None
+    first = int(match.group(1))
+    return int(match.group(2) or 0) if first == 1 else first
 
 
 def _version(dist: str) -> str | None:

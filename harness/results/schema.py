@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
 import math
 import os
 import secrets
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +29,10 @@ STATUSES = ("ok", "mismatch", "error", "timeout", "unsupported", "over-memory")
 # cold: repeat 0, the first run after the engine started; warmup: the engine's warm-up runs,
 # recorded but left out of the warm statistics; steady: the runs the warm statistics count.
 PHASES = ("cold", "warmup", "steady")
+
+
+class SchemaVersionError(ValueError):
+    """A record of a schema version this harness cannot read."""
 
 
 @dataclass
@@ -96,8 +106,8 @@ class Record:
             raise ValueError(f"missing fields {sorted(missing)}")
         version = data.get("schema_version")
         if version not in READABLE_VERSIONS or isinstance(version, bool):
-            raise ValueError(f"schema_version {version!r}, this harness reads "
-                             f"{', '.join(map(str, READABLE_VERSIONS))}")
+            raise SchemaVersionError(f"schema_version {version!r}, this harness reads "
+                                     f"{', '.join(map(str, READABLE_VERSIONS))}")
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
@@ -133,39 +143,150 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+# The fix a failed write of records suggests, by errno.
+WRITE_FIXES = {errno.ENOSPC: "free space or pass --out elsewhere",
+               errno.EDQUOT: "free some of your disk quota or pass --out elsewhere",
+               errno.EFBIG: "raise the file size limit (ulimit -f) or pass --out elsewhere"}
+
+
+class RecordsWriteError(UsageError):
+    """Records that could not be written (full disk, file size limit): one line, exit 2."""
+
+    def __init__(self, path: Path, exc: OSError, lines_before: int | None) -> None:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        fix = WRITE_FIXES.get(exc.errno or 0, "pass --out elsewhere")
+        kept = "" if lines_before is None else f" (the {lines_before} records before are intact)"
+        super().__init__(f"cannot write records to {path}: {reason}; {fix}{kept}")
+
+
 def append_records(path: Path, records: list[Record]) -> None:
-    """Append whole lines with one write each, so a crash never leaves half a line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append whole lines under an exclusive lock, so that runs writing the same file at once
+    never interleave; a write that fails (a full disk) is undone, leaving earlier lines intact."""
     try:
-        for record in records:
-            os.write(fd, (record.to_json() + "\n").encode())
-        os.fsync(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # 0o666: the user's umask decides who may read the records, as for any file they make.
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise RecordsWriteError(path, exc, None) from None
+    try:
+        # flock on the file itself: no lock file is left beside the records, and the lock
+        # goes with the process (a SIGKILLed writer never holds it forever).
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        before = os.fstat(fd).st_size
+        try:
+            _append(fd, before, records)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # if even this fails, a reader names the line
+                os.ftruncate(fd, before)
+            raise RecordsWriteError(path, exc, _count_lines(fd, before)) from None
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
+
+
+def _append(fd: int, before: int, records: list[Record]) -> None:
+    """Each record with one write (a crash leaves whole lines), then fsync."""
+    # A line torn by an earlier crash stays a line of its own: never glued to a good record.
+    if before and os.pread(fd, 1, before - 1) != b"\n":
+        _write_all(fd, b"\n")
+    for record in records:
+        _write_all(fd, (record.to_json() + "\n").encode())
+    os.fsync(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of `data`; a write that makes no progress is a full disk."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def _count_lines(fd: int, size: int) -> int:
+    """Complete lines in the first `size` bytes of the file."""
+    count, offset = 0, 0
+    while offset < size:
+        chunk = os.pread(fd, min(1 << 20, size - offset), offset)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        offset += len(chunk)
+    return count
+
+
+# Whether a reader skips bad lines of a results file (with a warning) or stops at the first
+# (an error); None where the command offers no --skip-bad-lines, so the error does not name it.
+_SKIP_BAD_LINES: ContextVar[bool | None] = ContextVar("skip_bad_lines", default=None)
+
+
+@contextmanager
+def bad_lines(skip: bool | None) -> Iterator[None]:
+    """Within: results files are read skipping bad lines (True) or refusing them (False)."""
+    token = _SKIP_BAD_LINES.set(skip)
+    try:
+        yield
+    finally:
+        _SKIP_BAD_LINES.reset(token)
 
 
 def read_records(paths: list[Path]) -> list[Record]:
-    """Every record in the files; a file that is missing or corrupt is a UsageError naming it."""
+    """Every record in the files; a file that is missing or unreadable, or a bad line, is a
+    UsageError naming it (under `bad_lines(True)` a bad line is skipped with a warning)."""
     records: list[Record] = []
     for path in paths:
-        if not path.is_file():
-            raise UsageError(f"results file {path} does not exist; pass a .jsonl written by "
-                             "`harness run`")
-        try:
-            lines = path.read_text().splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"results file {path} cannot be read as text ({exc}); pass a "
-                             ".jsonl written by `harness run`") from None
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(Record.from_dict(json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise UsageError(f"{path}:{lineno} is not a valid harness record ({exc}); "
-                                 "remove that line or re-run `harness run`") from None
+        records += _read_file(path)
     return records
+
+
+def _read_file(path: Path) -> list[Record]:
+    """The records of one file; its bad lines are refused or skipped."""
+    if not path.is_file():
+        raise UsageError(f"results file {path} does not exist; pass a .jsonl written by "
+                         "`harness run`")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"results file {path} cannot be read ({exc.strerror}); pass a "
+                         ".jsonl written by `harness run`") from None
+    lines = data.split(b"\n")
+    records: list[Record] = []
+    bad: list[tuple[int, str]] = []
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            records.append(Record.from_dict(json.loads(raw.decode())))
+        except (ValueError, TypeError) as exc:
+            bad.append((lineno, _why(exc, torn=lineno == len(lines))))
+    if bad:
+        _bad(path, bad)
+    return records
+
+
+def _why(exc: Exception, torn: bool) -> str:
+    """Why a line is not a record, in words; `torn`: it is the last line, without a newline."""
+    if torn and isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return "the last line is cut short (a write that did not finish)"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not text (binary bytes)"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg})"
+    if isinstance(exc, SchemaVersionError):
+        return f"a record of another harness version ({exc})"
+    return f"not a valid harness record ({exc})"
+
+
+def _bad(path: Path, bad: list[tuple[int, str]]) -> None:
+    """Refuse the file at its first bad line, or skip the bad lines with one warning."""
+    skip = _SKIP_BAD_LINES.get()
+    lineno, why = bad[0]
+    if skip:
+        print(f"harness: warning: {path}: skipped {len(bad)} bad line(s); the first, line "
+              f"{lineno}: {why}", file=sys.stderr)
+        return
+    fix = "remove that line" + (", or pass --skip-bad-lines" if skip is False else "")
+    raise UsageError(f"{path}:{lineno}: {why}; {fix}")
 
 
 # Worst first: a group of records is as bad as its worst one.

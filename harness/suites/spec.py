@@ -7,13 +7,17 @@ to a .toml of the user's own works the same way. Flags given beside --suite (--s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from harness import config
-from harness.declared import load_declared, shipped
+from harness.declared import Table, load_declared, shipped, validated
 from harness.engines.registry import get_engine
+from harness.errors import UsageError
 from harness.workloads.registry import get_workload
 
 SUITE_DIR = Path(__file__).parent
@@ -45,29 +49,42 @@ def load_suite(name: str) -> SuiteSpec:
     return load_declared(name, SUITE_DIR, "suite", "harness/suites/nightly.toml", parse_suite)
 
 
+class SuiteFile(Table):
+    """What a suite file may hold, and of which type."""
+
+    title: str
+    description: str = ""
+    size: str = "small"
+    repeat: Annotated[int, Field(ge=1)] = config.DEFAULT_REPEAT
+    warmup: Annotated[int, Field(ge=0, le=config.MAX_WARMUP)] | None = None
+    timeout_s: Annotated[float, Field(gt=0)] = config.DEFAULT_CELL_TIMEOUT_S
+    workloads: Annotated[list[str], Field(min_length=1)]
+    engines: Annotated[list[str], Field(min_length=1)]
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
 def parse_suite(data: dict[str, Any], path: Path) -> SuiteSpec:
-    workloads = tuple(str(w) for w in data["workloads"])
-    engines = tuple(str(e) for e in data["engines"])
-    if not workloads or not engines:
-        raise ValueError("a suite names at least one workload and one engine")
-    for name in workloads:
-        get_workload(name)
-    for name in engines:
-        get_engine(name)
-    size = str(data.get("size", "small"))
-    if size not in config.SIZES:
-        raise ValueError(f"unknown size {size!r}")
-    repeat = int(data.get("repeat", config.DEFAULT_REPEAT))
-    if repeat < 1:
-        raise ValueError(f"repeat must be at least 1, got {repeat}")
-    warmup = data.get("warmup")
-    params = check_workload_params(data.get("params", {}), workloads, size)
-    return SuiteSpec(name=path.stem, title=str(data["title"]),
-                     description=str(data.get("description", "")).strip(), size=size,
-                     repeat=repeat, workloads=workloads, engines=engines,
-                     warmup=None if warmup is None else int(warmup),
-                     timeout_s=float(data.get("timeout_s", config.DEFAULT_CELL_TIMEOUT_S)),
+    suite = validated(SuiteFile, data)
+    workloads, engines = tuple(suite.workloads), tuple(suite.engines)
+    registered("workloads", workloads, get_workload)
+    registered("engines", engines, get_engine)
+    if suite.size not in config.SIZES:
+        raise ValueError(f"size: unknown size {suite.size!r}; choose one of: "
+                         f"{', '.join(config.SIZES)}")
+    params = check_workload_params(suite.params, workloads, suite.size)
+    return SuiteSpec(name=path.stem, title=suite.title, description=suite.description.strip(),
+                     size=suite.size, repeat=suite.repeat, workloads=workloads,
+                     engines=engines, warmup=suite.warmup, timeout_s=suite.timeout_s,
                      params=params)
+
+
+def registered(key: str, names: tuple[str, ...], lookup: Callable[[str], object]) -> None:
+    """Each name is in its registry; an unknown one is named with its key."""
+    for name in names:
+        try:
+            lookup(name)
+        except UsageError as exc:
+            raise ValueError(f"{key}: {exc}") from None
 
 
 def check_workload_params(data: Any, workloads: tuple[str, ...],

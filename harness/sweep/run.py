@@ -12,6 +12,7 @@ from typing import Any
 
 from harness import config
 from harness.execution.runner import Plan, ProgressFn, run_plan
+from harness.lifeline import uninterrupted
 from harness.results.env import collect_env
 from harness.results.schema import Record, append_records, new_run_id, worst_status
 from harness.sweep.plan import SweepPlan
@@ -33,7 +34,8 @@ def run_sweep(plan: SweepPlan, progress: ProgressFn) -> list[Record]:
         elapsed = time.perf_counter() - began
         buffer = [replace(r, sweep={**r.sweep, "cell_s": elapsed}) if r.sweep else r
                   for r in buffer]
-        append_records(plan.out, buffer)
+        with uninterrupted():  # a Ctrl-C here would leave half a cell for --resume to trust
+            append_records(plan.out, buffer)
         records += buffer
         progress(f"{cell.describe()} · {worst_status(r.status for r in buffer)}", 1)
     return records

@@ -20,12 +20,16 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from harness import config
-from harness.declared import load_declared, shipped
+from harness.declared import Table, load_declared, shipped, validated
 from harness.engines.base import EngineOptions
 from harness.engines.registry import ENGINES, REFERENCE_ENGINE
+from harness.errors import UsageError
 from harness.workloads.registry import get_workload
 
 SWEEP_DIR = Path(__file__).parent / "specs"
@@ -110,36 +114,85 @@ def load_sweep(name: str) -> SweepSpec:
     return load_declared(name, SWEEP_DIR, "sweep", "harness/sweep/specs/*.toml", _parse)
 
 
+def _axis_value(value: Any) -> Any:
+    """An axis value is what a workload parameter holds: a number, or a list of numbers."""
+    items = value if isinstance(value, list) and value else [value]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        raise PydanticCustomError("axis_value", "expected a number or a list of numbers")
+    return value
+
+
+AxisValues = Annotated[list[Annotated[Any, BeforeValidator(_axis_value)]], Field(min_length=1)]
+Band = Annotated[list[int | float], Field(min_length=2, max_length=2)]
+
+
+class StudyTable(Table):
+    """One `[[study]]`: a workload and the values of each of its axes."""
+
+    workload: str
+    axes: dict[str, AxisValues] = Field(default_factory=dict)
+
+
+class RulesTable(Table):
+    """`[rules]`: the bands the report measures the best point against, [low, high]."""
+
+    chunk_bytes: Band | None = None
+    partition_bytes: Band | None = None
+    partitions_per_worker: Band | None = None
+
+
+class SweepFile(Table):
+    """What a sweep file may hold, and of which type."""
+
+    title: str
+    name: str | None = None
+    description: str = ""
+    size: str = "small"
+    engines: Annotated[list[str], Field(min_length=1)]
+    repeats: Annotated[int, Field(ge=1)] = config.DEFAULT_REPEAT
+    timeout_s: Annotated[float, Field(gt=0)] = config.DEFAULT_CELL_TIMEOUT_S
+    memory_budget_gib: Annotated[float, Field(gt=0)] | None = None
+    rules: RulesTable = Field(default_factory=RulesTable)
+    study: Annotated[list[StudyTable], Field(min_length=1)]
+
+
 def _parse(data: dict[str, Any], path: Path) -> SweepSpec:
-    engines = tuple(data["engines"])
-    for engine in engines:
+    sweep = validated(SweepFile, data)
+    for engine in sweep.engines:
         if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}")
-    if data.get("size", "small") not in config.SIZES:
-        raise ValueError(f"unknown size {data['size']!r}")
-    studies = tuple(_study(s) for s in data["study"])
-    budget = data.get("memory_budget_gib")
+            raise ValueError(f"engines: unknown engine {engine!r}; choose one of: "
+                             f"{', '.join(ENGINES)}")
+    if sweep.size not in config.SIZES:
+        raise ValueError(f"size: unknown size {sweep.size!r}; choose one of: "
+                         f"{', '.join(config.SIZES)}")
+    budget = sweep.memory_budget_gib
     return SweepSpec(
-        name=str(data.get("name", path.stem)), title=str(data["title"]),
-        description=str(data.get("description", "")).strip(), size=data.get("size", "small"),
-        engines=engines, studies=studies,
-        repeats=int(data.get("repeats", config.DEFAULT_REPEAT)),
-        timeout_s=float(data.get("timeout_s", config.DEFAULT_CELL_TIMEOUT_S)),
-        memory_budget_bytes=int(float(budget) * 2**30) if budget else None,
-        rules={**DEFAULT_RULES, **data.get("rules", {})}, path=path,
+        name=sweep.name or path.stem, title=sweep.title,
+        description=sweep.description.strip(), size=sweep.size,
+        engines=tuple(sweep.engines),
+        studies=tuple(_study(s, i) for i, s in enumerate(sweep.study)),
+        repeats=sweep.repeats, timeout_s=sweep.timeout_s,
+        memory_budget_bytes=int(budget * 2**30) if budget else None,
+        rules={**DEFAULT_RULES, **sweep.rules.model_dump(exclude_none=True)}, path=path,
     )
 
 
-def _study(data: dict[str, Any]) -> Study:
-    workload = get_workload(data["workload"])
-    axes = {name: tuple(values) for name, values in data["axes"].items()}
+def _study(table: StudyTable, index: int) -> Study:
+    where = f"[study #{index + 1}]"
+    try:
+        workload = get_workload(table.workload)
+    except UsageError as exc:
+        raise ValueError(f"{where} workload: {exc}") from None
+    axes = {name: tuple(values) for name, values in table.axes.items()}
     params = workload.params(config.SIZES[0])
     for name, values in axes.items():
-        if not values:
-            raise ValueError(f"{workload.name}: axis {name!r} has no values")
         if name not in ENGINE_AXES and name not in params:
             known = ", ".join([*ENGINE_AXES, *params])
-            raise ValueError(f"{workload.name} has no axis {name!r}; it has: {known}")
+            raise ValueError(f"{where} axes: {workload.name} has no axis {name!r}; it has: "
+                             f"{known}")
+        if name in ENGINE_AXES and not all(isinstance(v, int) and v >= 1 for v in values):
+            raise ValueError(f"{where} axes: {name} counts workers or threads: whole numbers "
+                             f"of at least 1, got {list(values)}")
     return Study(workload=workload.name, axes=axes)
 
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.config import data_dir
 from harness.errors import UsageError
+from harness.fsutil import fresh_dir
 from harness.workloads.schema import CSV, Table
 
 GENERATOR_VERSION = 1
@@ -100,15 +101,54 @@ def _dataset_name(kind: str, spec: CsvSpec) -> str:
 Make = Callable[[Path], list[dict[str, Any]]]  # writes the parts into a directory, lists them
 
 
+# Datasets whose files this process has checked against their manifest (or made itself):
+# each is hashed at most once per process, while its inputs are prepared, never in a timed run.
+_VERIFIED: set[Path] = set()
+
+
 def materialize(kind: str, name: str, make: Make, meta: dict[str, Any]) -> Dataset:
-    """Return the cached dataset `name`, generating it first if no manifest exists."""
+    """Return the cached dataset `name`, generating it first if no manifest exists, and again
+    (with a warning) if a file is missing or differs from its manifest's sha256."""
     final = _data_root() / name
     manifest_path = final / "manifest.json"
+    if manifest_path.exists() and final not in _VERIFIED:
+        problem = cache_problem(final)
+        if problem:
+            print(f"harness: warning: dataset {name}: {problem}; regenerating it",
+                  file=sys.stderr, flush=True)
+            _discard(final)
     if not manifest_path.exists():
         _generate(final, kind, make, meta)
+    _VERIFIED.add(final)
     manifest = json.loads(manifest_path.read_text())
     files = tuple(final / f["name"] for f in manifest["files"])
     return Dataset(path=final, files=files)
+
+
+def cache_problem(final: Path) -> str | None:
+    """What is wrong with a cached dataset's files against its manifest, or None."""
+    try:
+        entries = json.loads((final / "manifest.json").read_text())["files"]
+        listed = [(str(e["name"]), e.get("sha256")) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its manifest.json is unreadable"
+    for name, digest in listed:
+        if not (final / name).is_file():
+            return f"{name} is missing"
+        if digest is not None and _sha256(final / name) != digest:
+            return f"{name} differs from the sha256 in its manifest.json"
+    return None
+
+
+def _discard(final: Path) -> None:
+    """Move a corrupt dataset aside, then delete it: a reader never sees half of it."""
+    aside = fresh_dir(final.parent, f".{final.name}-corrupt-")
+    try:
+        os.rename(final, aside / final.name)
+    except FileNotFoundError:
+        pass  # another process moved it first
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _data_root() -> Path:
@@ -124,7 +164,7 @@ def _data_root() -> Path:
 
 def _generate(final: Path, kind: str, make: Make, meta: dict[str, Any]) -> None:
     """Write into a temp dir and rename it into place, so a half-made dataset is never used."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    tmp = fresh_dir(final.parent, f".{final.name}-")
     try:
         files = make(tmp)
         manifest = {"kind": kind, "generator_version": GENERATOR_VERSION, **meta, "files": files}

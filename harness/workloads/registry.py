@@ -20,6 +20,7 @@ from harness.workloads import (
     custom_agg,
     custom_graph,
     delayed_sleep,
+    fault,
     filter_derive,
     frame_mean,
     map_partitions,
@@ -40,8 +41,8 @@ from harness.workloads.contract import Workload, section_key
 
 _MODULES = (
     array_multi_sum, array_stats, array_transpose, bag_logs, csv_groupby, csv_to_parquet,
-    custom_agg, custom_graph, delayed_sleep, filter_derive, frame_mean, map_partitions, matmul,
-    ml_grid_search, ml_logreg, ml_preprocess, ml_random_forest, multi_aggregate, noop,
+    custom_agg, custom_graph, delayed_sleep, fault, filter_derive, frame_mean, map_partitions,
+    matmul, ml_grid_search, ml_logreg, ml_preprocess, ml_random_forest, multi_aggregate, noop,
     repartition_index, resample_daily, row_apply, svd_compressed, task_diamond,
 )
 
@@ -49,8 +50,8 @@ _MODULES = (
 WORKLOADS: dict[str, Workload[Any, Any]] = {
     w.name: w for w in sorted((m.WORKLOAD for m in _MODULES),
                               key=lambda w: (section_key(w.section), w.name))}
-# Calibration, not a chapter workload: run it with `-w noop`.
-NOT_IN_SUITE = frozenset({"noop"})
+# Calibration, not chapter workloads: run them with `-w noop`, `-w fault`.
+NOT_IN_SUITE = frozenset({"noop", "fault"})
 # What `harness run` runs by default: every chapter workload.
 QUICK_SUITE: tuple[str, ...] = tuple(n for n in WORKLOADS if n not in NOT_IN_SUITE)
 
