@@ -18,10 +18,11 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import config
 from harness.errors import UsageError, interrupt_on_sigterm
+from harness.lifeline import command_interrupts
 
 if TYPE_CHECKING:
     from harness.ab.spec import AbSpec
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="skip rendering the report")
     run.add_argument("--dask-address", help="use an existing Dask scheduler (dask-distributed)")
     run.add_argument("--spark-master", help="use an existing Spark master URL (spark)")
+    run.add_argument("--diagnostics", action="store_true",
+                     help="also keep each run's engine diagnostics beside the records: Dask's "
+                          "performance_report (dask-distributed), Spark's event log (spark)")
 
     sw = sub.add_parser("sweep", help="run a declared sweep (harness list shows them); "
                         "each cell in a fresh process")
@@ -193,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
     rep.add_argument("--no-graphs", action="store_true",
                      help="skip the task-graph pictures (they build each workload at size tiny)")
+    _cluster_parser(sub)
     for reader in (rep, cmp, hist, dec):
         reader.add_argument("--skip-bad-lines", action="store_true",
                             help="skip lines of the results files that are not records (a torn "
@@ -206,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep,
                     "calibrate": cmd_calibrate, "report": cmd_report,
                     "compare": cmd_compare, "history": cmd_history, "ab": cmd_ab,
-                    "decide": cmd_decide}
+                    "decide": cmd_decide, "cluster": cmd_cluster}
         from harness.results.schema import bad_lines
 
-        with bad_lines(getattr(args, "skip_bad_lines", None)):
+        with bad_lines(getattr(args, "skip_bad_lines", None)), command_interrupts():
             return commands[args.command](args)
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
@@ -254,7 +259,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, sw in cat["sweeps"].items():
         print(f"  {name:<18} {sw['title']} ({sw['cells']} cells at {sw['size']})")
         for study in sw["studies"]:
-            axes = " x ".join(f"{k} {len(v)}" for k, v in study["axes"].items())
+            axes = " x ".join(_axis_summary(k, v) for k, v in study["axes"].items())
             print(f"  {'':<18} {study['workload']}: {axes}; engines: {', '.join(sw['engines'])}")
     print("Decisions (harness decide NAME --run):")
     for name, d in cat["decisions"].items():
@@ -264,6 +269,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, text in cat["sizes"].items():
         print(f"  {name:<16} {text}")
     return 0
+
+
+def _axis_summary(name: str, values: list[Any]) -> str:
+    """'chunks 8' for a numeric axis; a categorical one's few choices by name: 'persist
+    false/true'."""
+    from harness.fmt import fmt_param
+    from harness.sweep.spec import categorical
+
+    return (f"{name} {'/'.join(map(fmt_param, values))}" if categorical(values)
+            else f"{name} {len(values)}")
 
 
 def resolve_engines(names: list[str]) -> tuple[list[str], list[str]]:
@@ -355,13 +370,14 @@ def _available(names: list[str]) -> tuple[list[str], list[str]]:
 def _writable_file(path: Path, flag: str) -> Path:
     if path.exists() and path.is_dir():
         raise UsageError(f"{flag} {path} is a directory; give a file path")
-    _creatable(path.parent, f"{flag} {path}: its folder")
-    if path.exists():
-        try:
-            path.open("ab").close()  # appending nothing changes neither content nor mtime
-        except OSError as exc:
-            raise UsageError(f"{flag} {path} cannot be appended to ({exc.strerror or exc}); "
-                             "choose another file") from None
+    if not path.exists():
+        _creatable(path.parent, f"{flag} {path}: its folder")
+        return path
+    try:  # an existing file needs only to take appends, whatever its folder allows
+        path.open("ab").close()  # appending nothing changes neither content nor mtime
+    except OSError as exc:
+        raise UsageError(f"{flag} {path} cannot be appended to ({exc.strerror or exc}); "
+                         "choose another file") from None
     return path
 
 
@@ -386,7 +402,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"harness: {note}", file=sys.stderr)
     plan = Plan.new(workloads, engines, args.size, args.repeat, options, out, args.timeout,
                     args.warmup, workload_params=getattr(args, "workload_params", None))
-    return _run(replace(plan, memory_budget_bytes=budget), args)
+    diagnostics = _diagnostics_dir(plan) if args.diagnostics else None
+    return _run(replace(plan, memory_budget_bytes=budget, diagnostics=diagnostics), args)
+
+
+def _diagnostics_dir(plan: Plan) -> Path:
+    """--diagnostics: the run's folder beside its records, checked writable; says where."""
+    from harness.execution.diagnostics import MARKS, run_folder
+
+    folder = run_folder(plan.out, plan.run_id)
+    _creatable(folder.parent, "--diagnostics: the diagnostics folder", "pass --out elsewhere")
+    if not any(e in MARKS for e in plan.engines):
+        print(f"harness: note: --diagnostics collects nothing on {', '.join(plan.engines)}; "
+              f"only {' and '.join(MARKS)} have diagnostics", file=sys.stderr)
+    else:
+        print(f"harness: diagnostics: {folder}", file=sys.stderr)
+    return folder
 
 
 def _memory_budget(gib: float | None) -> int | None:
@@ -458,6 +489,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if size not in config.SIZES:
         raise UsageError(f"unknown size {size!r}; choose one of: {', '.join(config.SIZES)}")
     _check_positive(args)
+    budget = _memory_budget(args.memory_budget)
     for engine in spec.engines:
         reason = get_engine(engine).unavailable_reason()
         if reason:
@@ -466,7 +498,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = _writable_file(args.out or default_out(spec, size), "--out")
     _check_work_dirs()
     _check_report_dir(args)
-    budget = int(args.memory_budget * 2**30) if args.memory_budget else None
     _check_warmup(args)
     plan = plan_sweep(spec, size, out, resume=args.resume, repeats=args.repeat,
                       timeout_s=args.timeout, memory_budget_bytes=budget,
@@ -499,7 +530,7 @@ def _sweep(plan: SweepPlan, args: argparse.Namespace) -> int:
         default = config.reports_dir() / f"sweep-{plan.spec.name}-{plan.size}"
         _render(mine, args.report_dir or default)
     err.print(f"records: {plan.out}")
-    return exit_code(records)
+    return exit_code(records, over_memory_fails=False)
 
 
 def _echo_warnings(records: list[Record]) -> None:
@@ -516,11 +547,14 @@ def _echo_warnings(records: list[Record]) -> None:
         print(line, file=sys.stderr)
 
 
-def exit_code(records: list[Record]) -> int:
-    """1 when any run failed or gave a wrong answer, else 0."""
+def exit_code(records: list[Record], over_memory_fails: bool = True) -> int:
+    """1 when any run failed, gave a wrong answer or passed the memory budget the user set
+    (a sweep's budget stopping a cell is the sweep finding where an engine stops fitting, so
+    `harness sweep` passes over_memory_fails=False), else 0."""
     from harness.results.schema import FAILURES
 
-    return 1 if any(r.status in FAILURES for r in records) else 0
+    failures = FAILURES | {"over-memory"} if over_memory_fails else FAILURES
+    return 1 if any(r.status in failures for r in records) else 0
 
 
 def _check_report_dir(args: argparse.Namespace) -> None:
@@ -554,7 +588,7 @@ def _check_warmup(args: argparse.Namespace) -> None:
 
 def _check_positive(args: argparse.Namespace) -> None:
     for flag, value in (("--repeat", args.repeat), ("--timeout", args.timeout),
-                        ("--budget", args.budget), ("--memory-budget", args.memory_budget)):
+                        ("--budget", args.budget)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise UsageError(f"{flag} must be a positive number, got {value}")
 
@@ -792,24 +826,105 @@ def _check_verdict_outputs(args: argparse.Namespace) -> None:
 
 
 def _creatable(directory: Path, label: str, fix: str = "choose another path") -> None:
-    """Files can be made in `directory`: tried for real (its missing folders made, a file
-    written), then undone, so that /proc or a read-only mount is refused before a run starts."""
+    """Files can be made in `directory`: tried for real, with a probe folder of its own made and
+    removed in the nearest folder that exists, so that /proc or a read-only mount is refused
+    before a run starts. The real folders are never made or removed here (another run may be
+    making or using them at the same moment): the code that writes makes them."""
     target = directory.absolute()
-    made: list[Path] = []
     try:
-        for folder in [*reversed(target.parents), target]:
-            if folder.exists() and not folder.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file")
-            if not folder.exists():
-                folder.mkdir()
-                made.append(folder)
-        handle, probe = tempfile.mkstemp(prefix=".harness-probe-", dir=target)
-        os.close(handle)
-        os.unlink(probe)
+        nearest = next(folder for folder in [target, *target.parents] if folder.exists())
+        if not nearest.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{nearest} is a file")
+        os.rmdir(tempfile.mkdtemp(prefix=".harness-probe-", dir=nearest))
     except OSError as exc:
         raise UsageError(f"{label} {directory} is not a writable directory "
                          f"({exc.strerror or exc}); {fix}") from None
-    finally:
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):  # another process put something in it meanwhile
-                folder.rmdir()
+
+
+# --- harness cluster: loopback Dask and Spark clusters (harness.clusters) ---------------------
+
+CLUSTER_KINDS = ("dask", "spark")
+
+
+def _cluster_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    cl = sub.add_parser("cluster", help="start, stop and show real Dask and Spark clusters on "
+                        "127.0.0.1, to run against with --dask-address / --spark-master")
+    actions = cl.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="start a cluster that runs until `cluster down`")
+    up.add_argument("kind", choices=CLUSTER_KINDS)
+    up.add_argument("--workers", type=int, help="worker processes (Spark: Worker daemons, one "
+                    "executor each; default: dask 2, spark 1)")
+    up.add_argument("--threads", type=int,
+                    help="threads per worker (Spark: cores per Worker; default: dask 1, spark 2)")
+    up.add_argument("--memory-limit", metavar="SIZE",
+                    help="memory per worker, e.g. 4GiB (default: dask auto, spark its own)")
+    up.add_argument("--port", type=int, default=0,
+                    help="the scheduler's or master's port (default: a free one)")
+    down = actions.add_parser("down", help="stop the clusters `cluster up` started")
+    down.add_argument("kind", nargs="?", choices=CLUSTER_KINDS, help="only this kind")
+    status = actions.add_parser("status", help="the clusters up, their addresses and processes")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    interrupt_on_sigterm()
+    if args.action == "up":
+        return _cluster_up(args)
+    if args.action == "down":
+        return _cluster_down(args)
+    return _cluster_status(args)
+
+
+def _cluster_up(args: argparse.Namespace) -> int:
+    from harness.clusters import shape_for, state
+
+    shape = shape_for(args.kind, args.workers, args.threads, args.memory_limit)
+    if shape.workers * shape.threads > config.logical_cores():
+        print(f"harness: warning: {shape.words()} on {config.logical_cores()} logical cores: "
+              "oversubscribed, so timings against it include contention", file=sys.stderr)
+    try:
+        cluster = state.up(args.kind, shape, args.port)
+    except KeyboardInterrupt:
+        print(f"harness: interrupted; the {args.kind} cluster being started was stopped",
+              file=sys.stderr)
+        return INTERRUPTED
+    print(f"{args.kind} cluster up at {cluster.address}: {shape.words()}, "
+          f"{len(cluster.pids())} processes")
+    if cluster.ui:
+        print(f"  {'dashboard' if args.kind == 'dask' else 'master UI'}: {cluster.ui}")
+    print(f"  run against it: harness run {cluster.run_flag()}")
+    print(f"  stop it:        harness cluster down {args.kind}")
+    print(f"  logs:           {cluster.folder}")
+    return 0
+
+
+def _cluster_down(args: argparse.Namespace) -> int:
+    from harness.clusters import state
+
+    said = state.down((args.kind,) if args.kind else CLUSTER_KINDS)
+    for line in said:
+        print(line)
+    if not said:
+        print(f"no {args.kind + ' ' if args.kind else ''}cluster is up; nothing to stop")
+    return 0
+
+
+def _cluster_status(args: argparse.Namespace) -> int:
+    from harness.clusters import state
+
+    found = [recorded.view() for recorded in state.status()]
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print("no cluster is up (start one: harness cluster up dask|spark)")
+    for view in found:
+        gone = [m["role"] for m in view["members"] if not m["running"]]
+        condition = f"{view['state']}, {', '.join(gone)} exited" if gone else view["state"]
+        print(f"{view['kind']:<6} {condition:<9} {view['address'] or '-'}  {view['shape']}  "
+              f"{len(view['pids'])} processes, up {view['age_s'] / 60:.0f} min")
+        if view["ui"]:
+            print(f"       ui: {view['ui']}")
+        print(f"       harness run {view['run_flags']}")
+        print(f"       logs: {view['folder']}")
+    return 0

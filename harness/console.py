@@ -13,7 +13,7 @@ from rich.table import Table
 from harness.ab.verdict import THRESHOLDS, AbResult
 from harness.errors import interrupt_on_sigterm
 from harness.execution.runner import ProgressFn
-from harness.fmt import fmt_bytes, fmt_count, fmt_gib, fmt_seconds
+from harness.fmt import fmt_bytes, fmt_count, fmt_gib, fmt_param, fmt_seconds
 from harness.judge.compare import Comparison
 from harness.judge.history import History
 from harness.reporting.summary import display_table, summarize, summarize_group, tidy
@@ -57,8 +57,9 @@ def print_sweep_summary(records: list[Record]) -> None:
     frame = tidy(records)
     if frame.empty:
         return
-    frame["axes"] = [", ".join(f"{k}={v}" for k, v in r.tag["axes"].items())
-                     for r in records]
+    # true/false as the sweep file writes them; numbers and lists as they always were.
+    frame["axes"] = [", ".join(f"{k}={fmt_param(v) if isinstance(v, bool) else v}"
+                               for k, v in r.tag["axes"].items()) for r in records]
     table = Table(title="harness sweep: best = median of warm runs (cold if only one)")
     for col in ("workload", "engine", "axes", "status", "best", "tasks", "peak tree mem"):
         table.add_column(col, justify="left" if col in ("workload", "engine", "axes",

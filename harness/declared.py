@@ -119,7 +119,11 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, str | int | float | bool) else repr(value)
+    """The value as the file spells it (`[false, 1]`, `"x"`), near enough: JSON, not repr."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # a TOML date or time
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

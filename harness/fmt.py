@@ -77,3 +77,12 @@ def fmt_percent(value: float | None) -> str:
 def fmt_count(value: float | None) -> str:
     """A whole number ('1024'); '' when there is none."""
     return "" if missing(value) else f"{value:.0f}"
+
+
+def fmt_param(value: object) -> str:
+    """A parameter value as its TOML file writes it: 'false', '40x40x6' for a list, '250'."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "x".join(map(fmt_param, value))
+    return str(value)

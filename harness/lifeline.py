@@ -90,7 +90,28 @@ def catch_interrupts() -> None:
     """SIGINT and SIGTERM raise KeyboardInterrupt the first time, and only hurry after that."""
     if threading.current_thread() is threading.main_thread():
         for sig in INTERRUPTS:
-            signal.signal(sig, _on_interrupt)
+            _catch(sig)
+
+
+def _catch(sig: int) -> None:
+    # An ignored signal stays ignored: `harness run &` in sh ignores Ctrl-C on purpose.
+    if signal.getsignal(sig) != signal.SIG_IGN:
+        signal.signal(sig, _on_interrupt)
+
+
+@contextlib.contextmanager
+def command_interrupts() -> Iterator[None]:
+    """One command's interrupts, counted from none; the handlers it found are put back when it
+    ends (for in-process callers: tests, asv)."""
+    _Interrupts.received, _Interrupts.held = 0, False
+    main = threading.current_thread() is threading.main_thread()
+    saved = {sig: signal.getsignal(sig) for sig in INTERRUPTS} if main else {}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: a handler not set from Python, which we cannot restore
+                signal.signal(sig, handler)
 
 
 def hurried() -> bool:
@@ -105,16 +126,23 @@ def uninterrupted() -> Iterator[None]:
         yield  # signals reach the main thread only: nothing to hold here
         return
     saved = {sig: signal.getsignal(sig) for sig in INTERRUPTS}
-    for sig in INTERRUPTS:
-        signal.signal(sig, _on_interrupt)
+    # Counted before the handler is in place: an interrupt as soon as it is waits too.
     _Interrupts.holding += 1
+    body_raised = True
     try:
+        for sig in INTERRUPTS:
+            _catch(sig)
         yield
+        body_raised = False
     finally:
         _Interrupts.holding -= 1
         for sig, handler in saved.items():
             if handler is not None:  # None: a handler not set from Python, which we cannot restore
                 signal.signal(sig, handler)
-    if _Interrupts.held and not _Interrupts.holding:
-        _Interrupts.held = False
-        raise KeyboardInterrupt("interrupted during a clean-up")
+        fire = _Interrupts.held and not _Interrupts.holding
+        if fire:
+            _Interrupts.held = False
+        # Not over an error on its way out (a full disk): that one says more, and still ends
+        # the command; raising here would replace it.
+        if fire and not body_raised:
+            raise KeyboardInterrupt("interrupted during a clean-up")

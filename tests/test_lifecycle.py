@@ -253,17 +253,6 @@ def test_a_child_whose_parent_already_died_kills_itself() -> None:
     assert done.returncode == -signal.SIGKILL
 
 
-@pytest.fixture
-def own_handlers() -> Iterator[None]:
-    """Give pytest its signal handlers and the latch its zero count back afterwards."""
-    saved = {sig: signal.getsignal(sig) for sig in lifeline.INTERRUPTS}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-    lifeline._Interrupts.received = 0
-    lifeline._Interrupts.held = False
-
-
 def _interrupt() -> None:
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.05)  # the handler runs in this thread at the next instruction

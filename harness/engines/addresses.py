@@ -44,7 +44,7 @@ def dask_endpoint(address: str) -> Endpoint:
 
 def spark_endpoints(master: str) -> list[Endpoint]:
     """The standalone masters of a `spark://` URL, [] for a local master; else a UsageError."""
-    local = _SPARK_LOCAL.fullmatch(master.strip())
+    local = _SPARK_LOCAL.fullmatch(master)  # as typed: Spark gets the value unstripped
     if local:
         if local.group(2) and local.group(2) != "*" and int(local.group(2)) < 1:
             raise UsageError(f"--spark-master {master!r} asks for no threads; give local[N] "
@@ -57,7 +57,7 @@ def spark_endpoints(master: str) -> list[Endpoint]:
 
 
 def _spark_endpoint(one: str, master: str) -> Endpoint:
-    match = _HOST_PORT.fullmatch(one.strip())
+    match = _HOST_PORT.fullmatch(one)
     if not match:
         raise UsageError(f"--spark-master {master!r}: {one!r} is not HOST:PORT; give "
                          f"{SPARK_FORMS}")

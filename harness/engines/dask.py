@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import config
 from harness.engines.base import Engine, EngineOptions, count_or, exit_words, one_level_pool
+from harness.engines.dask_memory import DaskClusterSampler
 from harness.lifeline import die_with_parent
 from harness.workloads.contract import Context
 
@@ -163,6 +164,9 @@ class DaskProcessesEngine(DaskEngine):
     def __init__(self, options: EngineOptions) -> None:
         super().__init__(options)
         self._pool: ProcessPoolExecutor | None = None
+        # What `failure` found since the last run began, in a tuple (None is an answer): each
+        # ask may wait POOL_PROBE_S on a busy pool, and a failed run is asked about 3 times.
+        self._failure: tuple[str | None] | None = None
 
     @property
     def n_workers(self) -> int:
@@ -183,19 +187,29 @@ class DaskProcessesEngine(DaskEngine):
             warmed.result()
 
     def _stop(self) -> None:
+        self._failure = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
+        self._failure = None  # a new run: whether it broke the pool is asked afresh
+        return super()._call(body, inputs, ctx)
+
     def failure(self) -> str | None:
         """A pool that lost a process (killed, out of memory) is broken for good: every later
-        compute would fail alike."""
+        compute would fail alike. Asked once per run."""
         if self._pool is None:
             return None
+        if self._failure is None:
+            self._failure = (self._pool_failure(self._pool),)
+        return self._failure[0]
+
+    def _pool_failure(self, pool: ProcessPoolExecutor) -> str | None:
         try:
-            self._pool.submit(int).result(timeout=POOL_PROBE_S)
+            pool.submit(int).result(timeout=POOL_PROBE_S)
         except BrokenProcessPool:
-            return f"a process of the dask-processes pool exited ({_how_pool_died(self._pool)})"
+            return f"a process of the dask-processes pool exited ({_how_pool_died(pool)})"
         except Exception:  # busy with what the failed run left, or slow: not known to be dead
             return None
         return None
@@ -237,6 +251,11 @@ class DaskDistributedEngine(DaskEngine):
 
     @property
     def threads_per_worker(self) -> int:
+        if self.client is not None and self.options.dask_address:
+            # As the external cluster has them (most workers' count), not as --threads said.
+            counts = [w["nthreads"] for w in self.client.scheduler_info()["workers"].values()]
+            if counts:
+                return max(set(counts), key=counts.count)
         return count_or(self.options.threads, 1)
 
     def _start(self) -> None:
@@ -301,7 +320,16 @@ class DaskDistributedEngine(DaskEngine):
     def scheduler_kwargs(self) -> dict[str, Any]:
         return {"scheduler": self.client}
 
+    def cluster_sampler(self) -> DaskClusterSampler | None:
+        """The workers' memory per run, sampled inside them (harness.engines.dask_memory)."""
+        return DaskClusterSampler(self.client) if self.client is not None else None
+
     def config(self) -> dict[str, Any]:
+        if self.options.dask_address and self.client is not None:
+            # An external cluster's settings are its operator's: record what its scheduler says.
+            workers = self.client.scheduler_info()["workers"].values()
+            return {**super().config(), "address": self.options.dask_address,
+                    "memory_limit_per_worker": sorted({w["memory_limit"] for w in workers})}
         return {**super().config(), "address": self.options.dask_address or "LocalCluster",
                 "processes": True, "host": "127.0.0.1", "dashboard": None,
                 "memory_limit_per_worker": "auto (total / workers)"}

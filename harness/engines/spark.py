@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from harness import config
+from harness.engines import spark_memory
 from harness.engines.base import Engine, EngineFailure, EngineOptions, count_or, exit_words
 from harness.errors import UsageError
 from harness.results.env import java_path, java_version
@@ -35,6 +37,7 @@ class SparkEngine(Engine):
         super().__init__(options)
         self.session: Any = None
         self._jvm_proc: subprocess.Popen[bytes] | None = None  # the JVM pyspark launched
+        self.event_log_dir: Path | None = None  # set by --diagnostics before the start
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -63,7 +66,6 @@ class SparkEngine(Engine):
             "spark.app.name": "pydata-harness",
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
-            "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.memory": config.SPARK_DRIVER_MEMORY,
             "spark.sql.shuffle.partitions": slots,
@@ -75,7 +77,15 @@ class SparkEngine(Engine):
             "spark.sql.execution.arrow.localRelationThreshold": "0",
             "spark.sql.session.timeZone": "UTC",
             "spark.python.worker.reuse": "true",
-        }
+        } | self._event_log_conf() | spark_memory.spark_conf(os.environ.get("SPARK_LOCAL_IP"))
+
+    def _event_log_conf(self) -> dict[str, str]:
+        """Spark's event log (--diagnostics): one per session, plain JSON lines, and laid out
+        as Spark 4 does by default on 3.x too (a folder per application, named from the start)."""
+        if self.event_log_dir is None:
+            return {}
+        return {"spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
+                "spark.eventLog.rolling.enabled": "true"}
 
     def _start(self) -> None:
         reason = self.unavailable_reason()
@@ -100,6 +110,9 @@ class SparkEngine(Engine):
         builder = SparkSession.builder
         for key, value in self.spark_conf().items():
             builder = builder.config(key, value)
+        if self.event_log_dir is not None:  # names the run: kept out of the records' settings
+            self.event_log_dir.mkdir(parents=True, exist_ok=True)
+            builder = builder.config("spark.eventLog.dir", self.event_log_dir.as_uri())
         with _keep_launched(self):
             self.session = builder.getOrCreate()
         self.session.sparkContext.setLogLevel("ERROR")
@@ -112,6 +125,7 @@ class SparkEngine(Engine):
         sc = self.session.sparkContext
         sc.parallelize(range(self.slots), self.slots).map(_warm_python_worker).count()
         self.session.range(self.slots).groupBy((F.col("id") % 2).alias("k")).count().collect()
+        spark_memory.warm(self.session)
 
     def _stop(self) -> None:
         from pyspark import SparkContext
@@ -125,6 +139,9 @@ class SparkEngine(Engine):
             self.session = None
             _forget_session()
         shutdown_jvm(SparkContext)
+        if self._jvm_proc is not None and self._jvm_proc.poll() is None:
+            # Launched, but the start was cut short before pyspark kept it as its gateway's.
+            _terminate(self._jvm_proc)
         self._jvm_proc = None
 
     def failure(self) -> str | None:
@@ -145,6 +162,10 @@ class SparkEngine(Engine):
 
     def _call(self, body: Callable[..., Any], inputs: Any, ctx: Context) -> Any:
         return body(inputs, self.session, ctx)
+
+    def cluster_sampler(self) -> spark_memory.SparkExecutorSampler | None:
+        """The executors' memory per run (harness.engines.spark_memory)."""
+        return spark_memory.SparkExecutorSampler(self.session) if self.session else None
 
     def quiesce(self, new_workload: bool = False) -> None:
         # The JVM keeps the heap an earlier workload grew (matmul: 2.0 GiB RSS, 0.7 GiB after a

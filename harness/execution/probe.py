@@ -1,11 +1,11 @@
 """The memory probe: a small low-priority process that samples a process tree from /proc.
 
-`python -m harness.execution.probe ROOT_PID INTERVAL_S` reads commands on stdin, one per line:
-`start` (reset the high-water marks, take the baseline, begin sampling) and `stop` (end
-sampling, answer with the measurement as one JSON line). It runs beside the driver instead of
-as a thread in it, so it never holds the driver's GIL, and at nice 19, so it yields the cores
-to the engine. It leaves itself out of the tree it measures. It exits when stdin closes, and
-is killed by the kernel when its parent dies (harness.lifeline), even while it samples; it
+`python -m harness.execution.probe ROOT_PID INTERVAL_S PARENT_PID` reads commands on stdin, one
+per line: `start` (reset the high-water marks, take the baseline, begin sampling) and `stop`
+(end sampling, answer with the measurement as one JSON line). It runs beside the driver instead
+of as a thread in it, so it never holds the driver's GIL, and at nice 19, so it yields the
+cores to the engine. It leaves itself out of the tree it measures. It exits when stdin closes,
+and is killed by the kernel when its parent dies (harness.lifeline), even while it samples; it
 ignores SIGINT and SIGTERM.
 
 It imports psutil, the standard library and proctree only: it starts in tens of milliseconds.
@@ -227,8 +227,9 @@ def reply(text: str) -> None:
 
 
 def main() -> int:
+    # The parent that started it (in argv: os.getppid() here would be compared with itself).
     # A parent that died before this line leaves stdin closed, which ends the probe too.
-    die_with_parent(os.getppid())
+    die_with_parent(int(sys.argv[3]))
     # Ended by its parent only (stdin closed, or the parent's death): a Ctrl-C or the SIGTERM
     # that stops a session's group must not take the probe from a session that is stopping,
     # whose measurement would then fail and hide the interrupt behind a probe error.

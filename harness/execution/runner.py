@@ -25,7 +25,7 @@ from harness.engines.registry import get_engine
 from harness.execution.proctree import stop_session, tree_rss
 from harness.execution.session import SessionSpec, base_record
 from harness.fmt import fmt_gib
-from harness.lifeline import lifeline_env
+from harness.lifeline import lifeline_env, uninterrupted
 from harness.results.env import child_thread_env, collect_env
 from harness.results.schema import Record, append_records, new_run_id
 from harness.workloads.registry import get_workload
@@ -34,6 +34,7 @@ STARTUP_TIMEOUT_S = 300.0
 # Session events after which the session may take start-up time: (re)starting, stopping.
 SLOW_EVENTS = ("starting", "start-retry", "restarting", "stopping")
 MEMORY_POLL_S = 0.25  # how often a memory budget is checked against the session's tree
+DRAIN_S = 5.0  # how long the events a stopped session sent may take to be read to their end
 ProgressFn = Callable[[str, int], None]  # (description, cells finished by this event)
 Sink = Callable[[list[Record]], None]
 
@@ -63,6 +64,8 @@ class Plan:
     # `harness calibrate`: instruments off in each steady run, `rounds` runs per condition.
     rotation: tuple[tuple[str, ...], ...] = ()
     rounds: int = 1
+    # --diagnostics: where this run's engine diagnostics go (None: off, nothing written).
+    diagnostics: Path | None = None
 
     @classmethod
     def new(cls, workloads: list[str], engines: list[str], size: str, repeats: int,
@@ -94,7 +97,8 @@ class Plan:
                            size=self.size, repeats=self.repeats, options=self.options,
                            env=self.env, overrides=dict(self.overrides), sweep=self.sweep,
                            workload_params=self.workload_params, warmups=warmups,
-                           warmup_rule=rule, rotation=self.rotation, rounds=self.rounds)
+                           warmup_rule=rule, rotation=self.rotation, rounds=self.rounds,
+                           diagnostics=str(self.diagnostics) if self.diagnostics else None)
 
     def failed(self, spec: SessionSpec, name: str, first_repeat: int, status: str,
                error: str) -> list[Record]:
@@ -168,6 +172,7 @@ class Session:
         self.done: set[str] = set()
         self.recorded: dict[str, int] = {}
         self.proc: subprocess.Popen[str]  # started by run()
+        self.pump: threading.Thread | None = None  # reads its events into self.events
 
     def run(self) -> set[str]:
         """Run the session to its end; return the workloads it finished (or gave up on)."""
@@ -177,7 +182,9 @@ class Session:
             try:
                 return self._follow()
             finally:
-                stop_session(self.proc)
+                with uninterrupted():
+                    stop_session(self.proc)
+                    self._drain()  # records it sent just before a Ctrl-C are kept too
 
     def _spawn(self, log: IO[str]) -> subprocess.Popen[str]:
         # The session dies with this process (lifeline_env): a driver killed outright (a CI
@@ -190,7 +197,8 @@ class Session:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(self.spec.to_json())
         proc.stdin.close()
-        threading.Thread(target=_pump, args=(proc.stdout, self.events), daemon=True).start()
+        self.pump = threading.Thread(target=_pump, args=(proc.stdout, self.events), daemon=True)
+        self.pump.start()
         return proc
 
     def _follow(self) -> set[str]:
@@ -220,7 +228,7 @@ class Session:
             self._handle(event)
 
     def _limit(self) -> float:
-        return STARTUP_TIMEOUT_S if self.phase == "starting" else self.plan.cell_timeout_s
+        return STARTUP_TIMEOUT_S if self.phase in SLOW_EVENTS else self.plan.cell_timeout_s
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event["event"]
@@ -263,8 +271,14 @@ class Session:
             self.done.add(record.workload)
 
     def _fail_current(self, status: str, error: str) -> set[str]:
-        """Record the cell in flight (and the rest of its workload) as failed."""
+        """Stop the session; record the cell in flight (and the rest of its workload) as
+        failed. One held section: a Ctrl-C during the stop (up to 35 s) keeps the record."""
+        with uninterrupted():
+            return self._stop_and_fail(status, error)
+
+    def _stop_and_fail(self, status: str, error: str) -> set[str]:
         stop_session(self.proc)
+        self._drain()  # what it finished before it stopped is not failed
         if self.current is None:
             # Died before any workload began: every workload of this session fails with it.
             for name in self.spec.workloads:
@@ -278,6 +292,19 @@ class Session:
         failed = self.plan.failed(self.spec, name, first_repeat, status, error)
         self.keep(failed)
         self.progress(f"{self.spec.engine} · {name} · {status}", len(failed))
+
+    def _drain(self) -> None:
+        """Keep the records a stopped session sent that were not read yet (its output is read
+        to its end first)."""
+        if self.pump is not None:
+            self.pump.join(timeout=DRAIN_S)
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if event is not None and event["event"] == "record":
+                self._keep(Record.from_dict(event["record"]))
 
 
 def _pump(stream: IO[str], events: queue.Queue[dict[str, Any] | None]) -> None:

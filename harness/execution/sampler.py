@@ -36,7 +36,8 @@ class Probe:
                  interval_s: float = MEMORY_SAMPLE_INTERVAL_S) -> None:
         self.pid = os.getpid() if pid is None else pid
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.execution.probe", str(self.pid), str(interval_s)],
+            [sys.executable, "-m", "harness.execution.probe", str(self.pid), str(interval_s),
+             str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._expect("ready")
 

@@ -20,8 +20,10 @@ from typing import Any
 
 from harness.config import WARMUP_RULE, data_dir
 from harness.engines.base import Engine, EngineFailure, EngineOptions
+from harness.engines.cluster_memory import ClusterSampler, sampler_for
 from harness.engines.registry import get_engine
 from harness.errors import UsageError
+from harness.execution import diagnostics
 from harness.execution.probe import TreeMeasurement
 from harness.execution.sampler import Probe, TreeSampler
 from harness.results.schema import Record
@@ -36,6 +38,9 @@ INSTRUMENTS = ("sampler", "gc", "probes")
 # Starts of an engine before its cells are written off: a JVM killed during start-up is worth
 # a second, fresh one; more would only delay the verdict on an engine that cannot start.
 START_ATTEMPTS = 2
+# Spark's errors whose first line is a header over a Python worker's traceback (or a Java one):
+# the cause is on their last line.
+HEADED_ERRORS = ("PythonException", "Py4JJavaError")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class SessionSpec:
     # tuple: all on), so the runs of every condition interleave with the others'.
     rotation: tuple[tuple[str, ...], ...] = ()
     rounds: int = 1  # how many runs of each condition the rotation holds
+    # --diagnostics: the folder of this run's diagnostics (harness.execution.diagnostics).
+    diagnostics: str | None = None
 
     def params(self, workload: Workload[Any, Any]) -> dict[str, Any]:
         return workload.params(self.size, {**self.workload_params.get(workload.name, {}),
@@ -118,7 +125,7 @@ def one_line(exc: BaseException) -> str:
     if not lines:
         return type(exc).__name__
     line = lines[0]
-    if len(lines) > 1 and line.endswith(":"):  # a header over a traceback, whose end says it
+    if len(lines) > 1 and line.endswith(":") and type(exc).__name__ in HEADED_ERRORS:
         line = lines[-1]
     elif len(lines) > 1 and line.startswith("An error occurred while calling"):  # py4j
         line = lines[1].lstrip(": ")
@@ -172,39 +179,46 @@ def base_record(spec: SessionSpec, engine: Engine | None, workload: str, repeat:
     }
     if engine is None:  # a run that never started: state what would have run
         engine = get_engine(spec.engine)(spec.options)
+        diagnostics.prepare(engine, spec.diagnostics)
+    config = engine.config() | diagnostics.mark(spec.engine, spec.diagnostics)
     return fields | {"n_workers": engine.n_workers, "threads_per_worker": engine.threads_per_worker,
-                     "startup_s": engine.startup_s, "engine_config": engine.config()}
+                     "startup_s": engine.startup_s, "engine_config": config}
 
 
 def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected: Any,
             fields: dict[str, Any], probe: Probe | None = None,
-            off: frozenset[str] = frozenset()) -> Record:
+            off: frozenset[str] = frozenset(), diagnostics_dir: str | None = None) -> Record:
     """Run the workload once on a started engine; time it, sample the tree, check the answer.
 
-    `off` switches instruments off for this run (see INSTRUMENTS), to measure what they cost.
+    `off` switches instruments off for this run (see INSTRUMENTS), to measure what they cost;
+    `diagnostics_dir` collects the engine's diagnostics around it (outside the clock).
     """
     outer = time.perf_counter()
     sampler = TreeSampler(probe) if "sampler" not in off else None
+    # The workers' own memory where they run: one instrument with the tree sampler. Not
+    # where the workload runs on a cluster of its own: the engine's workers sit idle then.
+    cluster = sampler_for(engine) if "sampler" not in off and not workload.own_cluster else None
+    diag = diagnostics.RunDiagnostics(diagnostics_dir, engine, fields)
     try:
         if "gc" not in off:
             engine.quiesce(new_workload=fields["repeat"] == 0)
-        with sampler or contextlib.nullcontext():
+        with diag, cluster or contextlib.nullcontext(), sampler or contextlib.nullcontext():
             t0 = time.perf_counter()
             answer = engine.run(workload, inputs)
             wall = time.perf_counter() - t0
     except Exception as exc:
         # A dead engine's socket error says nothing; its failure says what happened.
         return Record(status="error", error=engine.failure() or one_line(exc),
-                      metrics=engine.incidents(), **fields)
+                      metrics=engine.incidents() | diag.as_metrics(), **fields)
     if "probes" not in off:
         engine.settle()
     check = workload.check(expected, answer)
     ctx = engine.last_context or engine.context()
     extra = workload.metrics(fields["params"], ctx) if workload.metrics else {}
-    extra |= ctx.notes
+    extra |= ctx.notes | diag.as_metrics()
     extra["harness_overhead_s"] = time.perf_counter() - outer - wall
     extra |= engine.incidents()  # after the overhead: it may wait for a lost worker's return
-    tree, tree_metrics = _tree_fields(sampler.result) if sampler is not None else ({}, {})
+    tree, tree_metrics = _tree_fields(sampler.result, cluster) if sampler is not None else ({}, {})
     return Record(
         status="ok" if check.ok else "mismatch",
         error=None if check.ok else "answer differs from the reference",
@@ -213,14 +227,20 @@ def measure(engine: Engine, workload: Workload[Any, Any], inputs: Any, expected:
     )
 
 
-def _tree_fields(m: TreeMeasurement) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A tree measurement as record fields and as metrics."""
-    return ({"cpu_s": m.cpu_s, "peak_tree_rss_bytes": m.peak_tree_rss_bytes,
-             "peak_tree_hwm_bytes": m.peak_tree_hwm_bytes,
-             "baseline_tree_rss_bytes": m.baseline_tree_rss_bytes,
-             "peak_driver_rss_bytes": m.peak_driver_rss_bytes},
-            {"max_processes": m.max_processes, "memory_samples": m.samples,
-             "sampler_cpu_s": m.sampler_cpu_s, "hwm_exact": m.hwm_exact})
+def _tree_fields(m: TreeMeasurement, cluster: ClusterSampler | None = None,
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tree measurement, and the cluster's where the engine has one, as record fields and
+    as metrics."""
+    fields = {"cpu_s": m.cpu_s, "peak_tree_rss_bytes": m.peak_tree_rss_bytes,
+              "peak_tree_hwm_bytes": m.peak_tree_hwm_bytes,
+              "baseline_tree_rss_bytes": m.baseline_tree_rss_bytes,
+              "peak_driver_rss_bytes": m.peak_driver_rss_bytes}
+    metrics = {"max_processes": m.max_processes, "memory_samples": m.samples,
+               "sampler_cpu_s": m.sampler_cpu_s, "hwm_exact": m.hwm_exact}
+    if cluster is not None:
+        fields |= cluster.result.fields()
+        metrics |= cluster.result.metrics()
+    return fields, metrics
 
 
 def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit,
@@ -246,7 +266,7 @@ def run_workload(spec: SessionSpec, engine: Engine, name: str, emit: Emit,
         emit({"event": "cell", "workload": name, "repeat": repeat})
         record = measure(engine, workload, inputs, expected,
                          base_record(spec, engine, name, repeat, params), probe,
-                         spec.instruments_off(repeat))
+                         spec.instruments_off(repeat), spec.diagnostics)
         yield record
         reason = engine.failure() if record.status == "error" else None
         if reason is not None:
@@ -263,6 +283,7 @@ def run_session(spec: SessionSpec, emit: Emit) -> None:
     engine found dead after a workload is started afresh for the next one."""
     emit({"event": "starting"})
     engine = get_engine(spec.engine)(spec.options)
+    diagnostics.prepare(engine, spec.diagnostics)
     if not start_engine(engine, emit):
         return
     try:

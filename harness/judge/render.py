@@ -14,6 +14,7 @@ from harness.judge.words import (
     change_text,
     interval_text,
     p_text,
+    params_needed,
     resolution_text,
     value_text,
 )
@@ -32,10 +33,8 @@ def ordered(comparison: Comparison, every: bool) -> list[Row]:
 
 
 def table_rows(rows: list[Row]) -> list[dict[str, str]]:
-    params: dict[tuple[object, ...], set[str]] = {}
-    for r in rows:
-        params.setdefault(r.key[:5], set()).add(r.key[5])
-    return [{"cell": cell_text(r, len(params[r.key[:5]]) > 1), "metric": METRIC_TITLES[r.metric],
+    named = params_needed(r.key for r in rows)
+    return [{"cell": cell_text(r, r.key in named), "metric": METRIC_TITLES[r.metric],
              "baseline": value_text(r, r.baseline), "new": value_text(r, r.new),
              "change": change_text(r), "99% interval": interval_text(r), "p": p_text(r),
              "n": f"{r.shift.n_base}/{r.shift.n_new}" if r.shift else "",

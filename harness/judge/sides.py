@@ -22,7 +22,12 @@ CellKey = tuple[str, str, str, int, int, str]
 
 def cell_key(record: Record) -> CellKey:
     return (record.workload, record.engine, record.size, record.n_workers,
-            record.threads_per_worker, json.dumps(record.params, sort_keys=True))
+            record.threads_per_worker, params_key(record.params))
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """The params part of a cell's identity: the same text for the same values in any order."""
+    return json.dumps(params, sort_keys=True)
 
 
 def result_files(path: Path, side: str) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 
 from harness.fmt import fmt_bytes, fmt_seconds
 from harness.judge.compare import Row
@@ -59,6 +60,15 @@ def key_text(key: CellKey, with_params: bool = False) -> str:
     workload, engine, size, workers, threads, params = key
     text = f"{workload} · {engine} ({workers}x{threads}) · {size}"
     return text + (f" · {params_dict_text(params)}" if with_params else "")
+
+
+def params_needed(keys: Iterable[CellKey]) -> set[CellKey]:
+    """The keys that only their params tell apart from another cell's: these name them."""
+    keys = list(keys)
+    variants: dict[tuple[object, ...], set[str]] = {}
+    for key in keys:
+        variants.setdefault(key[:5], set()).add(key[5])
+    return {key for key in keys if len(variants[key[:5]]) > 1}
 
 
 def params_text(row: Row) -> str:

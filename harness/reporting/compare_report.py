@@ -23,7 +23,7 @@ from harness.judge.render import (
     table_rows,
 )
 from harness.judge.sides import METRICS
-from harness.judge.words import METRIC_TITLES, cell_text
+from harness.judge.words import METRIC_TITLES, cell_text, params_needed
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
 from harness.reporting.environment import machine_footer
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
@@ -86,8 +86,8 @@ def ratio_figure(comparison: Comparison, metric: str) -> Figure | None:
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    swept = len({r.key[5] for r in rows}) > len({r.key[:2] for r in rows})
-    ax.set_yticks(ys, [cell_text(r, with_params=swept) for r in rows], fontsize=7)
+    named = params_needed(r.key for r in rows)
+    ax.set_yticks(ys, [cell_text(r, with_params=r.key in named) for r in rows], fontsize=7)
     ax.set_xlabel("ratio (log scale): right of 1 is slower / more memory")
     ax.grid(axis="x", alpha=0.3, which="both")
     return fig

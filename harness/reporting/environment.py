@@ -56,6 +56,8 @@ def repeats_text(frame: pd.DataFrame) -> str:
     """How many runs of each phase a cell had, per engine: '1 cold + 2 steady (pandas,
     dask-threads); 1 cold + 4 warm-up + 2 steady (spark)'."""
     keys = ["run_id", "workload", "size", "engine", "n_workers", "threads_per_worker"]
+    # Cells that differ only in params are counted apart (tidy frames carry their key text).
+    keys += ["params"] if "params" in frame else []
     shapes: dict[str, list[str]] = {}
     ran = frame[frame["status"] != "unsupported"]  # refused pairs record counted runs only
     for key, cell in ran.groupby(keys, dropna=False, sort=False):

@@ -23,7 +23,7 @@ from harness.judge.history_render import (
     step_env_text,
     table_rows,
 )
-from harness.judge.words import METRIC_TITLES, key_text, ratio_words
+from harness.judge.words import METRIC_TITLES, key_text, params_needed, ratio_words
 from harness.reporting.document import Bullets, Heading, Para, Report, Table
 from harness.reporting.environment import machine_footer
 from harness.reporting.figures import ENGINE_COLORS, WIDTH_IN, titled_figure
@@ -57,8 +57,13 @@ def build_history_report(hist: History, figures: bool = True) -> Report:
                       "warm wall time of every engine over the runs")
         for i, series in enumerate(changed(hist)[:MAX_SERIES_PLOTS]):
             report.figure(f"history-{i:02d}.png", series_figure(hist, series),
-                          f"{key_text(series.key)} {METRIC_TITLES[series.metric.name]}")
+                          f"{_cell(hist, series)} {METRIC_TITLES[series.metric.name]}")
     return report
+
+
+def _cell(hist: History, s: Series) -> str:
+    """The series' cell, its params named where another cell differs from it only in them."""
+    return key_text(s.key, s.key in params_needed(x.key for x in hist.series))
 
 
 def _x(hist: History) -> list[str]:
@@ -104,7 +109,7 @@ def _night_ticks(ax, hist: History) -> None:  # type: ignore[no-untyped-def]
 def series_figure(hist: History, s: Series) -> Figure:
     """One series: each run's median with the range of its repeats, the levels, the steps
     (with what changed), outliers crossed out, creep as its fitted line."""
-    title = f"{key_text(s.key)}: {METRIC_TITLES[s.metric.name]} - {s.verdict}"
+    title = f"{_cell(hist, s)}: {METRIC_TITLES[s.metric.name]} - {s.verdict}"
     footer = ("dots: run medians; bars: min-max of the run's repeats; lines: the levels; "
               "dashed: a step; x: an outlier set aside\n" + machine_footer(hist.examples))
     fig, (ax,) = titled_figure(title, footer, (WIDTH_IN, 3.4))

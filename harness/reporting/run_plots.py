@@ -37,6 +37,7 @@ WARM = "#e6550d"
 BASELINE = "#c7c7c7"
 GROWTH = "#3182bd"
 DRIVER = "#d62728"
+CLUSTER = "#2ca02c"
 SEQUENTIAL = "#d9d9d9"
 IDEAL = "#969696"
 
@@ -216,12 +217,15 @@ def _memory_unit(values: Sequence[float]) -> tuple[str, float]:
 
 
 def memory_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | None:
-    """Baseline + growth stacked to the sampled tree peak, HWM upper bound, driver's own peak."""
+    """Baseline + growth stacked to the sampled tree peak, HWM upper bound, driver's own peak,
+    and the cluster's peak (its workers' summed RSS, measured where they run) where recorded."""
     if rows["peak_tree_bytes"].notna().sum() == 0:
         return None
     fig, ax = _figure(len(rows), title, footer)
     ys = _engine_axis(ax, rows["label"])
-    unit, scale = _memory_unit([*rows["peak_tree_bytes"], *rows["peak_tree_hwm_bytes"]])
+    cluster = _cluster_peaks(rows)
+    unit, scale = _memory_unit([*rows["peak_tree_bytes"], *rows["peak_tree_hwm_bytes"],
+                                *cluster])
     base = rows["baseline_tree_bytes"].fillna(0) / scale
     growth = (rows["peak_tree_bytes"] / scale - base).clip(lower=0).fillna(0)
     ax.barh(ys, base, height=0.6, color=BASELINE)
@@ -229,16 +233,28 @@ def memory_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | None:
     _hwm_brackets(ax, ys, rows, scale)
     ax.plot(rows["peak_driver_bytes"] / scale, ys, "D", mfc="white", mec=DRIVER, mew=1.5,
             markersize=6, zorder=4)
-    top = np.nanmax([*(rows["peak_tree_hwm_bytes"] / scale), *(rows["peak_tree_bytes"] / scale)])
+    if cluster.notna().any():
+        ax.plot(cluster / scale, ys, "s", color=CLUSTER, markersize=7, zorder=5)
+    top = np.nanmax([*(rows["peak_tree_hwm_bytes"] / scale), *(rows["peak_tree_bytes"] / scale),
+                     *(cluster / scale)])
     ax.set_xlim(0, top * 1.08)
     ax.set_xlabel(f"memory ({unit}), whole process tree: driver + Dask workers + Spark JVM")
-    _side_column(ax, ys, [_memory_text(r) for r in rows.itertuples()],
-                 "tree peak (upper bound) · driver")
-    _legend(ax, _memory_handles(rows["peak_tree_hwm_bytes"].notna().any()), ncols=2)
+    head = "tree peak (upper bound) · driver" + (" · cluster" if cluster.notna().any() else "")
+    _side_column(ax, ys, [_memory_text(r, c) for r, c in zip(rows.itertuples(), cluster,
+                                                             strict=True)], head)
+    _legend(ax, _memory_handles(rows["peak_tree_hwm_bytes"].notna().any(),
+                                bool(cluster.notna().any())), ncols=2)
     return fig
 
 
-def _memory_handles(any_hwm: bool) -> list[Artist]:
+def _cluster_peaks(rows: pd.DataFrame) -> pd.Series:
+    """Each row's cluster peak, NaN where it has none (older summaries lack the column)."""
+    if "peak_cluster_bytes" not in rows:
+        return pd.Series(np.nan, index=rows.index)
+    return pd.to_numeric(rows["peak_cluster_bytes"], errors="coerce")
+
+
+def _memory_handles(any_hwm: bool, any_cluster: bool = False) -> list[Artist]:
     """Legend entries for what the memory plot draws."""
     handles: list[Artist] = [
         Patch(color=BASELINE, label="tree before the run"),
@@ -248,6 +264,9 @@ def _memory_handles(any_hwm: bool) -> list[Artist]:
                               label="up to HWM sum (upper bound)"))
     handles.append(Line2D([], [], marker="D", ls="", mfc="white", mec=DRIVER, mew=1.5,
                           label="driver process peak"))
+    if any_cluster:
+        handles.append(Line2D([], [], marker="s", ls="", color=CLUSTER,
+                              label="cluster peak: workers' RSS summed, measured on them"))
     return handles
 
 
@@ -262,13 +281,14 @@ def _hwm_brackets(ax: Axes, ys: np.ndarray, rows: pd.DataFrame, scale: float) ->
                     ecolor="black", elinewidth=1.2, capsize=5, zorder=3)
 
 
-def _memory_text(row: Any) -> str:
-    """Side column of the memory plot: sampled peak, HWM bound, driver peak."""
+def _memory_text(row: Any, cluster: float = float("nan")) -> str:
+    """Side column of the memory plot: sampled peak, HWM bound, driver peak, cluster peak."""
     if pd.isna(row.peak_tree_bytes):
-        return row.status
+        return str(row.status)
     hwm = f"(≤ {fmt_bytes(row.peak_tree_hwm_bytes)})" if pd.notna(row.peak_tree_hwm_bytes) \
         else "(no HWM)"
-    return f"{fmt_bytes(row.peak_tree_bytes)} {hwm} · {fmt_bytes(row.peak_driver_bytes)}"
+    text = f"{fmt_bytes(row.peak_tree_bytes)} {hwm} · {fmt_bytes(row.peak_driver_bytes)}"
+    return text + (f" · {fmt_bytes(cluster)}" if pd.notna(cluster) else "")
 
 
 def efficiency_figure(rows: pd.DataFrame, title: str, footer: str) -> Figure | None:

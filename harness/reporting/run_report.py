@@ -15,12 +15,16 @@ import pandas as pd
 from harness.engines.registry import REFERENCE_ENGINE
 from harness.fmt import fmt_bytes, fmt_count, fmt_percent, fmt_seconds, missing, ratio_words
 from harness.reporting import run_plots, warmup_plot
+from harness.reporting.diagnostics_section import diagnostics_section
 from harness.reporting.document import Bullets, Heading, Para, Report, Table, slug
 from harness.reporting.environment import ENV_ROWS, env_fact, machine_footer, repeats_text
 from harness.reporting.graphs import GraphPicture
 from harness.reporting.run_rows import (
+    Cell,
     cell_name,
+    cell_of,
     cells,
+    in_cell,
     label,
     normalize,
     ok_runs,
@@ -29,7 +33,13 @@ from harness.reporting.run_rows import (
     warm_runs,
     workload_heading,
 )
-from harness.reporting.summary import display_table, summarize, tidy
+from harness.reporting.summary import (
+    display_table,
+    params_labels,
+    summarize,
+    tidy,
+    workload_text,
+)
 from harness.results.schema import Record
 from harness.workloads.contract import section_label
 from harness.workloads.registry import WORKLOADS
@@ -42,13 +52,20 @@ HOW_TO_READ = (
     "runs, recorded and drawn in the warm-up plot but not counted. The warm figure is the median "
     "of the steady runs after those, the engine's steady state; when there is only one repeat "
     "the cold run stands in for it. Ratios compare an engine's warm median with the pandas "
-    "reference of the same workload and size, in pyperf's wording (\"2.10x faster\", "
-    "\"1.40x slower\"). "
+    "reference of the same workload, size and parameters (or, for a setting that changes how "
+    "an engine runs but not the data, such as persist, the reference of the same data), in "
+    "pyperf's wording (\"2.10x faster\", \"1.40x slower\"). A workload run with parameters "
+    "other than its defaults, or with several values of one, has a section per value, named "
+    "after it (\"persist-reuse (persist=false)\"). "
     "Memory is the whole process tree: the driver plus any Dask worker processes and the Spark "
     "JVM. The bar is the sampled sum of RSS over the tree, a lower bound on the true peak because "
     "short spikes fall between samples; the whisker reaches the sum of every process's own "
     "high-water mark (VmHWM), an upper bound. The diamond is the driver process alone, so the gap "
-    "between it and the bar is memory held by workers or the JVM."
+    "between it and the bar is memory held by workers or the JVM. Where the engine measured its "
+    "workers where they run, the square is the cluster's peak: Dask workers sampled from inside "
+    "each worker and summed at the same moments, Spark executors as their own metrics poller "
+    "saw their process tree (JVM and Python workers); against an external cluster it is the "
+    "only view of the workers, whose processes the tree does not hold."
 )
 
 
@@ -70,6 +87,7 @@ def build_report(records: list[Record], graphs: Sequence[GraphPicture] = ()) -> 
     _graphs(report, graphs)
     _summary_table(report, rows, many_sizes)
     _problems(report, records)
+    diagnostics_section(report, records)
     _environment(report, records, frame)
     return report
 
@@ -122,14 +140,14 @@ def _overview(report: Report, frame: pd.DataFrame, rows: pd.DataFrame, footer: s
 
 
 def speedup_grid(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Engines x (workload, size) speedups and the words written into each cell."""
+    """Engines x cells (workload, size, params) speedups and the words written into each."""
     many = rows["size"].nunique() > 1
-    columns = [cell_name(w, s, many) for w, s in cells(rows)]
+    columns = [cell_name(c, many) for c in cells(rows)]
     index = list(dict.fromkeys(rows["label"]))
     grid = pd.DataFrame(float("nan"), index=index, columns=columns)
     texts = pd.DataFrame("not run", index=index, columns=columns)
     for row in rows.itertuples():
-        col = cell_name(row.workload, row.size, many)
+        col = cell_name(cell_of(row), many)
         grid.loc[row.label, col] = row.speedup
         texts.loc[row.label, col] = _cell_text(row)
     return grid, texts
@@ -149,13 +167,13 @@ def _cell_text(row: Any) -> str:
 def _overview_bullets(rows: pd.DataFrame, start: pd.DataFrame) -> list[str]:
     """The fastest engine per workload and the slowest start-up."""
     items = []
-    for workload, size in cells(rows):
-        cell = rows[(rows["workload"] == workload) & (rows["size"] == size)]
-        fastest = cell.dropna(subset=["best_s"]).sort_values("best_s")
+    for cell in cells(rows):
+        fastest = in_cell(rows, cell).dropna(subset=["best_s"]).sort_values("best_s")
         if len(fastest):
             top = fastest.iloc[0]
             versus = ratio_words(top["speedup"]) if top["engine"] != REFERENCE_ENGINE else ""
-            items.append(f"{workload} ({size}): fastest is {top['label']} at "
+            name = workload_text(cell.workload, cell.label)
+            items.append(f"{name} ({cell.size}): fastest is {top['label']} at "
                          f"{fmt_seconds(top['best_s'])}" + (f", {versus} than pandas"
                                                             if versus and versus != "same"
                                                             else ""))
@@ -167,33 +185,34 @@ def _overview_bullets(rows: pd.DataFrame, start: pd.DataFrame) -> list[str]:
     return items
 
 
-def _by_section(pairs: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Group (workload, size) cells under their chapter section number, keeping chapter order."""
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for workload, size in pairs:
-        meta = WORKLOADS.get(workload)
-        groups.setdefault(meta.section if meta else "other", []).append((workload, size))
+def _by_section(found: list[Cell]) -> list[tuple[str, list[Cell]]]:
+    """Group cells under their chapter section number, keeping chapter order."""
+    groups: dict[str, list[Cell]] = {}
+    for cell in found:
+        meta = WORKLOADS.get(cell.workload)
+        groups.setdefault(meta.section if meta else "other", []).append(cell)
     return list(groups.items())
 
 
-def _section(report: Report, section: str, pairs: list[tuple[str, str]], frame: pd.DataFrame,
+def _section(report: Report, section: str, found: list[Cell], frame: pd.DataFrame,
              rows: pd.DataFrame, footer: str, many_sizes: bool) -> None:
-    """One chapter section: each of its workloads at each size."""
+    """One chapter section: each of its workloads at each size and set of params."""
     report.add(Heading(2, section_label(section) if section != "other" else "Other workloads"))
-    for workload, size in pairs:
-        meta = WORKLOADS.get(workload)
-        title = f"{workload}: {meta.title}" if meta else workload
-        report.add(Heading(3, f"{title} · size {size}" if many_sizes else title))
-        cell = rows[(rows["workload"] == workload) & (rows["size"] == size)]
-        runs = frame[(frame["workload"] == workload) & (frame["size"] == size)]
-        _cell_blocks(report, workload, size, cell, runs, footer)
+    for cell in found:
+        meta = WORKLOADS.get(cell.workload)
+        name = workload_text(cell.workload, cell.label)
+        title = f"{name}: {meta.title}" if meta else name
+        report.add(Heading(3, f"{title} · size {cell.size}" if many_sizes else title))
+        _cell_blocks(report, cell, in_cell(rows, cell), in_cell(frame, cell), footer)
 
 
-def _cell_blocks(report: Report, workload: str, size: str, cell: pd.DataFrame,
-                 runs: pd.DataFrame, footer: str) -> None:
-    """Plots, findings and tables for one workload at one size."""
-    stem = f"{slug(workload)}-{slug(size)}"
-    name = f"{workload_heading(workload)} ({size})"
+def _cell_blocks(report: Report, at: Cell, cell: pd.DataFrame, runs: pd.DataFrame,
+                 footer: str) -> None:
+    """Plots, findings and tables for one workload at one size with one set of params."""
+    workload = workload_text(at.workload, at.label)
+    # The params in the file names too: two cells' figures must not overwrite each other.
+    stem = "-".join(slug(part) for part in (at.workload, at.size, at.label) if part)
+    name = f"{workload_heading(at.workload, at.label)} ({at.size})"
     report.add(Bullets(tuple(_findings(cell))))
     fig = run_plots.wall_figure(cell, warm_runs(runs), f"{name}: wall time per engine", footer)
     report.figure(f"{stem}-wall.png", fig, f"{workload} wall time")
@@ -234,12 +253,22 @@ def _findings(cell: pd.DataFrame) -> list[str]:
         big = mem.sort_values("peak_tree_bytes").iloc[-1]
         items.append(f"Largest tree peak: {big['label']}, {fmt_bytes(big['peak_tree_bytes'])} "
                      f"(its driver alone: {fmt_bytes(big['peak_driver_bytes']) or 'unknown'}).")
+    items += _cluster_findings(cell)
     items += _out_of_core(mem)
     bad = cell[cell["status"] != "ok"]
     if len(bad):
         items.append("Not ok: " + ", ".join(f"{r.label} ({r.status})" for r in bad.itertuples())
                      + "; see Problems.")
     return items
+
+
+def _cluster_findings(cell: pd.DataFrame) -> list[str]:
+    """The largest cluster peak, where some engine measured its workers where they run."""
+    if "peak_cluster_bytes" not in cell or cell["peak_cluster_bytes"].isna().all():
+        return []
+    big = cell.loc[cell["peak_cluster_bytes"].idxmax()]
+    return [f"Largest cluster peak (workers' RSS summed, measured on them): {big['label']}, "
+            f"{fmt_bytes(big['peak_cluster_bytes'])}."]
 
 
 def _out_of_core(mem: pd.DataFrame) -> list[str]:
@@ -266,7 +295,9 @@ def _speed_findings(cell: pd.DataFrame, ok: pd.DataFrame) -> list[str]:
     top = ok.iloc[0]
     items = [f"Fastest warm median: {top['label']}, {fmt_seconds(top['best_s'])}."]
     others = ok[ok["engine"] != REFERENCE_ENGINE]
-    if not (cell["engine"] == REFERENCE_ENGINE).any():
+    # A cell without a reference row of its own may still have a ratio: to the reference of
+    # the same data, run with other tunables (summary.reference_times).
+    if not (cell["engine"] == REFERENCE_ENGINE).any() and cell["reference_s"].isna().all():
         items.append("No pandas reference in these results, so no ratios.")
     elif len(others) and pd.notna(others.iloc[0]["speedup"]):
         best = others.iloc[0]
@@ -277,7 +308,9 @@ def _speed_findings(cell: pd.DataFrame, ok: pd.DataFrame) -> list[str]:
 
 # Metrics every record carries, or that the efficiency table already shows.
 _HOUSEKEEPING = {"max_processes", "memory_samples", "sampler_cpu_s", "hwm_exact",
-                 "harness_overhead_s", "ideal_s", "sequential_s", "parallel_slots"}
+                 "harness_overhead_s", "ideal_s", "sequential_s", "parallel_slots",
+                 "cluster_memory_samples", "cluster_sampler_cpu_s", "cluster_baseline_rss_bytes",
+                 "cluster_sum_of_peaks_bytes"}
 
 
 def noted_table(cell: pd.DataFrame) -> pd.DataFrame | None:
@@ -319,8 +352,7 @@ def efficiency_table(cell: pd.DataFrame) -> pd.DataFrame:
 
 def _summary_table(report: Report, rows: pd.DataFrame, many_sizes: bool) -> None:
     """The CLI's summary table for every configuration, in chapter order."""
-    ordered = pd.concat([rows[(rows["workload"] == w) & (rows["size"] == s)]
-                         for w, s in cells(rows)])
+    ordered = pd.concat([in_cell(rows, c) for c in cells(rows)])
     table = display_table(ordered).reset_index(drop=True)
     if many_sizes:
         table.insert(1, "size", list(ordered["size"]))
@@ -334,16 +366,20 @@ def _problems(report: Report, records: list[Record]) -> None:
     if not bad:
         report.add(Para(f"All {len(records)} records are ok: every answer matched the reference."))
         return
+    # Each failure is named by its cell: persist=false's failure is not persist=true's.
+    named = [(r, shown) for r, shown in zip(records, params_labels(records), strict=True)
+             if r.status != "ok"]
     report.add(Para(f"{len(bad)} of {len(records)} records are not ok; identical failures of "
-                    "several repeats are listed once."), Bullets(tuple(problem_lines(bad))))
+                    "several repeats are listed once."), Bullets(tuple(problem_lines(named))))
 
 
-def problem_lines(bad: Iterable[Record]) -> list[str]:
-    """One line per distinct failure, naming the repeats it hit."""
+def problem_lines(bad: Iterable[tuple[Record, str]]) -> list[str]:
+    """One line per distinct failure, naming the repeats it hit; each record comes with the
+    params label of its cell."""
     groups: dict[tuple, list[int]] = {}
-    for r in bad:
-        key = (r.workload, r.size, label(r.engine, r.n_workers, r.threads_per_worker), r.status,
-               _failure_text(r))
+    for r, shown in bad:
+        key = (workload_text(r.workload, shown), r.size,
+               label(r.engine, r.n_workers, r.threads_per_worker), r.status, _failure_text(r))
         groups.setdefault(key, []).append(r.repeat)
     return [f"{w} ({size}) on {eng}: {status}, repeat(s) {_numbers(reps)}: {text}"
             for (w, size, eng, status, text), reps in groups.items()]

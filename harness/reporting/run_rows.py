@@ -3,16 +3,29 @@ measures the report derives (efficiency against the ideal), and the chapter orde
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import pandas as pd
 
 from harness.config import SIZES
 from harness.engines.registry import ENGINES
+from harness.reporting.summary import workload_text
 from harness.workloads.contract import section_key, section_label
 from harness.workloads.registry import WORKLOADS
 
+
+class Cell(NamedTuple):
+    """One workload at one size with one set of params: a subsection of the report."""
+
+    workload: str
+    size: str
+    params: str  # the params' key text (harness.judge.sides.params_key), as rows hold it
+    label: str  # the params that set this cell apart ('persist=false'), '' for none
+
 NUMERIC = ["cold_s", "warm_s", "best_s", "startup_s", "baseline_tree_bytes", "peak_tree_bytes",
-           "peak_tree_hwm_bytes", "peak_driver_bytes", "n_tasks", "reference_s", "speedup",
-           "peak_growth_bytes", "metric.ideal_s", "metric.sequential_s", "metric.parallel_slots"]
+           "peak_tree_hwm_bytes", "peak_driver_bytes", "peak_cluster_bytes", "n_tasks",
+           "reference_s", "speedup", "peak_growth_bytes", "metric.ideal_s", "metric.sequential_s",
+           "metric.parallel_slots"]
 
 
 def label(engine: str, n_workers: object, threads: object) -> str:
@@ -81,18 +94,33 @@ def size_rank(size: str) -> int:
     return SIZES.index(size) if size in SIZES else len(SIZES)
 
 
-def cells(rows: pd.DataFrame) -> list[tuple[str, str]]:
-    """(workload, size) pairs in chapter order."""
-    pairs = set(zip(rows["workload"], rows["size"], strict=True))
-    return sorted(pairs, key=lambda p: (_chapter_key(p[0]), size_rank(p[1]), p[1]))
+def cell_of(row: Any) -> Cell:
+    """The cell of a summary row (from itertuples)."""
+    return Cell(row.workload, row.size, row.params, row.params_label)
 
 
-def workload_heading(workload: str) -> str:
-    """'§3.2 csv-groupby', or the bare name of a workload no longer registered."""
+def cells(rows: pd.DataFrame) -> list[Cell]:
+    """Every cell of the summary rows in chapter order; a workload's default params first."""
+    found = set(map(cell_of, rows.itertuples()))
+    return sorted(found, key=lambda c: (_chapter_key(c.workload), size_rank(c.size), c.size,
+                                        c.label, c.params))
+
+
+def in_cell(frame: pd.DataFrame, cell: Cell) -> pd.DataFrame:
+    """The rows of a summary or tidy frame that belong to the cell."""
+    return frame[(frame["workload"] == cell.workload) & (frame["size"] == cell.size)
+                 & (frame["params"] == cell.params)]
+
+
+def workload_heading(workload: str, params_label: str = "") -> str:
+    """'§3.5 persist-reuse (persist=false)', or the bare name of a workload no longer
+    registered."""
     meta = WORKLOADS.get(workload)
-    return f"{section_label(meta.section)} {workload}" if meta else workload
+    name = workload_text(workload, params_label)
+    return f"{section_label(meta.section)} {name}" if meta else name
 
 
-def cell_name(workload: str, size: str, many_sizes: bool) -> str:
+def cell_name(cell: Cell, many_sizes: bool) -> str:
     """A column name in the overview; the size is named only when there are several."""
-    return f"{workload_heading(workload)} · {size}" if many_sizes else workload_heading(workload)
+    heading = workload_heading(cell.workload, cell.label)
+    return f"{heading} · {cell.size}" if many_sizes else heading

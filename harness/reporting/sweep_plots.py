@@ -1,8 +1,11 @@
 """The sweep report's figures: workers x threads heatmaps, U-curves against chunk size or
-partitions, and log-log scaling of time and memory against data size."""
+partitions, log-log scaling of time and memory against data size, and bars side by side for a
+categorical axis (true/false, strings)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,9 +13,22 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from harness.fmt import decimal_bytes, fmt_bytes, fmt_seconds
+from harness.fmt import (
+    BINARY_UNITS,
+    decimal_bytes,
+    fmt_bytes,
+    fmt_param,
+    fmt_seconds,
+    ratio_words,
+)
 from harness.reporting.figures import ENGINE_COLORS, titled_figure
-from harness.reporting.sweep_analysis import axes_key, fit_slope, workers_threads
+from harness.reporting.sweep_analysis import (
+    axes_key,
+    axes_text,
+    fit_slope,
+    point_label,
+    workers_threads,
+)
 
 
 def _fig(n_cols: int, title: str, footer: str, height: float = 4.2) -> tuple[Figure, Any]:
@@ -169,3 +185,92 @@ def _data_sizes(study: pd.DataFrame) -> dict[str, float]:
     for _, r in study.dropna(subset=["metric.data_bytes"]).iterrows():
         out.setdefault(axes_key(r["axes"], ["data"]), float(r["metric.data_bytes"]))
     return out
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of the choice figure: a column of the cell rows, how to write it, how to
+    write a later point's change from the first, and the unit its axis counts in."""
+
+    column: str
+    label: str
+    fmt: Callable[[float], str]
+    change: Callable[[float, float], str]
+    unit: tuple[str, float] = ("s", 1.0)
+
+
+def choice_figure(study: pd.DataFrame, title: str, footer: str) -> Figure | None:
+    """Time and peak memory per engine, one bar per point of a categorical axis: the points
+    evenly spaced in the sweep file's order and labelled as written, nothing fitted."""
+    cells = study[study["role"] != "reference"]
+    engines = list(dict.fromkeys(cells["engine"]))
+    if not engines:
+        return None
+    points = _point_labels(cells)
+    width = max(8.0, 2 * (0.6 * len(engines) * (len(points) + 1) + 1.5))
+    fig, axes = titled_figure(title, footer, (width, 4.8), 2)
+    axis = " x ".join(dict.fromkeys(k for a in cells["axes"] for k in a))
+    panels = (Panel("best_s", "compute time, best of warm runs", fmt_seconds,
+                    lambda first, v: ratio_words(first / v)),
+              Panel("peak_bytes", "peak tree memory", fmt_bytes,
+                    lambda first, v: ("+" if v >= first else "-") + fmt_bytes(abs(v - first)),
+                    _binary_unit(cells["peak_bytes"].max())))
+    for ax, panel in zip(axes, panels, strict=True):
+        _choice_bars(ax, cells, engines, points, panel)
+        ax.set_ylabel(f"{panel.label} ({panel.unit[0]})")
+        sec = _engine_labels(ax, engines, len(points))
+        sec.set_xlabel(f"{axis} (categorical), per engine")
+    return fig
+
+
+def _binary_unit(top: float) -> tuple[str, float]:
+    """The unit a memory axis counts in, so that its ticks fall on round MiB or GiB."""
+    return next(((unit, scale) for unit, scale in BINARY_UNITS if top >= scale), ("B", 1.0))
+
+
+def _point_labels(cells: pd.DataFrame) -> dict[str, str]:
+    """Each point's key and its label under a bar: the value alone when there is one axis."""
+    names = list(dict.fromkeys(k for a in cells["axes"] for k in a))
+    return {axes_text(a): (fmt_param(a[names[0]]) if len(names) == 1 else point_label(a))
+            for a in cells["axes"]}
+
+
+def _choice_bars(ax: Any, cells: pd.DataFrame, engines: list[str], points: dict[str, str],
+                 panel: Panel) -> None:
+    """A group of bars per engine, a bar per point (darker for later points), each with its
+    value on top and, after the first, its change from the first; a failed cell shows its
+    status instead of a bar."""
+    keys, step = list(points), len(points) + 1  # one empty slot between engines
+    for i, engine in enumerate(engines):
+        mine = cells[cells["engine"] == engine]
+        first = None
+        for j, key in enumerate(keys):
+            rows = mine[mine["axes"].map(axes_text) == key]
+            if not len(rows):
+                continue
+            row, x = rows.iloc[0], i * step + j
+            v = row[panel.column]
+            if pd.isna(v):
+                ax.text(x, 0, row["status"], rotation=90, ha="center", va="bottom", fontsize=7)
+                continue
+            color = ENGINE_COLORS.get(engine, "#333333")
+            ax.bar(x, v / panel.unit[1], color=color, edgecolor=color,
+                   alpha=0.45 + 0.55 * j / max(len(keys) - 1, 1))
+            text = panel.fmt(v) if first is None else f"{panel.fmt(v)}\n{panel.change(first, v)}"
+            ax.annotate(text, (x, v / panel.unit[1]), xytext=(0, 2), fontsize=7,
+                        textcoords="offset points", ha="center", va="bottom")
+            first = v if first is None else first
+    labels = list(points.values())
+    ax.set_xticks([i * step + j for i in range(len(engines)) for j in range(len(keys))],
+                  labels * len(engines), fontsize=8,
+                  rotation=30 if max(map(len, labels)) > 8 else 0)
+    ax.margins(y=0.15)
+
+
+def _engine_labels(ax: Any, engines: list[str], n_points: int) -> Any:
+    """The engines' names centred under their groups, below the points' labels."""
+    step = n_points + 1
+    sec = ax.secondary_xaxis("bottom")
+    sec.set_xticks([i * step + (n_points - 1) / 2 for i in range(len(engines))], engines)
+    sec.tick_params(length=0, pad=16)
+    return sec

@@ -12,8 +12,11 @@ from harness.reporting.summary import tidy
 from harness.reporting.sweep_analysis import (
     axes_text,
     cell_rows,
+    choice_axes,
+    choice_findings,
     engine_findings,
     layout_findings,
+    point_label,
     scaling_findings,
 )
 from harness.results.schema import Record
@@ -25,6 +28,14 @@ EFFICIENCY_NOTE = (
     "logical cores). Above 100% the work was not CPU-bound "
     "(tasks that sleep or wait on I/O), so slots past the cores still paid; well below 100% "
     "means scheduling overhead, a serial part, or oversubscribed CPU-bound work."
+)
+
+CATEGORICAL_NOTE = (
+    "{axes} {verb} categorical axis: its values are choices, not amounts. The figure puts them "
+    "side by side for each engine, evenly spaced and labelled as the sweep file writes them; "
+    "the findings compare each engine's time and peak memory at each choice directly. No "
+    "lines are fitted and there are no slopes, U-curve bottoms or crossings: a choice has no "
+    "scale to fit them on."
 )
 
 
@@ -65,9 +76,42 @@ def _sweep_section(report: Report, name: str, rows: pd.DataFrame, records: list[
 
 def _study_section(report: Report, name: str, workload: str, study: pd.DataFrame,
                    rules: dict[str, list[float]], footer: str, budget: float | None) -> None:
+    report.add(Heading(2, workload))
+    choices = choice_axes(study)
+    if choices:
+        items = _choice_views(report, f"{name}-{workload}", workload, study, choices, footer)
+    else:
+        items = _numeric_views(report, name, workload, study, rules, footer, budget)
+    items += _reference_items(study, labelled=bool(choices))
+    report.add(Bullets(tuple(items)), Table(_cell_table(study)))
+
+
+def _reference_items(study: pd.DataFrame, labelled: bool) -> list[str]:
+    """The pandas times; at each choice by name, since a choice study has few of them."""
+    ref = study[study["role"] == "reference"].dropna(subset=["best_s"])
+    if not len(ref):
+        return []
+    times = [(f"{point_label(a)} " if labelled else "") + fmt_seconds(v)
+             for a, v in zip(ref["axes"], ref["best_s"], strict=True)]
+    return [f"pandas reference: {', '.join(times)}."]
+
+
+def _choice_views(report: Report, stem: str, workload: str, study: pd.DataFrame,
+                  choices: list[str], footer: str) -> list[str]:
+    """A categorical axis: its points side by side per engine, and the findings."""
+    report.add(Para(CATEGORICAL_NOTE.format(axes=" and ".join(choices),
+                                            verb="is a" if len(choices) == 1 else "are")))
+    fig = sweep_plots.choice_figure(study, f"{workload}: time and memory at each "
+                                    f"{' x '.join(choices)}", footer)
+    report.figure(f"{stem}-choices.png", fig, f"{workload} at each {', '.join(choices)}")
+    return choice_findings(study)
+
+
+def _numeric_views(report: Report, name: str, workload: str, study: pd.DataFrame,
+                   rules: dict[str, list[float]], footer: str, budget: float | None) -> list[str]:
+    """Numeric axes: heatmaps, U-curves and scaling fits, each with its findings."""
     kinds = {axis_kind(k) for a in study["axes"] for k in a}
     stem = f"{name}-{workload}"
-    report.add(Heading(2, workload))
     items: list[str] = []
     if "engine" in kinds:
         report.add(Para(EFFICIENCY_NOTE))
@@ -88,10 +132,7 @@ def _study_section(report: Report, name: str, workload: str, study: pd.DataFrame
         fig = sweep_plots.scaling_figure(
             study, f"{workload}: time and memory against data size", footer, budget)
         report.figure(f"{stem}-scaling.png", fig, f"{workload} scaling")
-    ref = study[study["role"] == "reference"]["best_s"].dropna()
-    if len(ref):
-        items.append(f"pandas reference: {', '.join(fmt_seconds(v) for v in ref)}.")
-    report.add(Bullets(tuple(items)), Table(_cell_table(study)))
+    return items
 
 
 def _cell_table(study: pd.DataFrame) -> pd.DataFrame:
@@ -105,6 +146,9 @@ def _cell_table(study: pd.DataFrame) -> pd.DataFrame:
                        zip(study["efficiency"], study["efficiency_basis"], strict=True)],
         "tasks": study["n_tasks"].map(fmt_count),
         "peak tree mem": study["peak_bytes"].map(fmt_bytes),
+        # What a persisting workload kept (persist-reuse): the memory its choice paid.
+        "kept in memory": study.get("metric.persisted_bytes",
+                                    pd.Series(index=study.index, dtype=float)).map(fmt_bytes),
     })
     # A chunk sweep has no 1x1 cells, a sweep of sleeps no tasks: no empty columns.
     return table.loc[:, [c for c in table.columns if (table[c] != "").any()]]

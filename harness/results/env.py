@@ -80,8 +80,10 @@ def _java_banner(java: str, mtime: float) -> str | None:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    first = (out.stderr or out.stdout).splitlines()
-    return first[0].strip() if first and out.returncode == 0 else None
+    lines = (out.stderr or out.stdout).splitlines()
+    # The version line, not a "Picked up JAVA_TOOL_OPTIONS: ..." the JVM prints before it.
+    banner = next((line for line in lines if 'version "' in line), lines[0] if lines else None)
+    return banner.strip() if banner is not None and out.returncode == 0 else None
 
 
 def _mtime(path: str) -> float:

@@ -11,8 +11,8 @@ import math
 import os
 import secrets
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +60,10 @@ class Record:
     peak_tree_hwm_bytes: int | None = None
     baseline_tree_rss_bytes: int | None = None
     peak_driver_rss_bytes: int | None = None
+    # The peak of the workers' (executors') summed RSS, measured where they run, beside the
+    # driver's tree: against an external cluster the tree sees only the driver. None where the
+    # engine has no cluster of its own; per-worker detail in metrics["cluster_workers"].
+    peak_cluster_rss_bytes: int | None = None
     n_tasks: int | None = None
     check: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -159,34 +163,57 @@ class RecordsWriteError(UsageError):
         super().__init__(f"cannot write records to {path}: {reason}; {fix}{kept}")
 
 
-def append_records(path: Path, records: list[Record]) -> None:
+def append_records(path: Path, records: list[Record],
+                   hold: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+                   ) -> None:
     """Append whole lines under an exclusive lock, so that runs writing the same file at once
-    never interleave; a write that fails (a full disk) is undone, leaving earlier lines intact."""
+    never interleave; a write that fails (a full disk) is undone, leaving earlier lines intact.
+    `hold` is around the writes only (a section interrupts wait for): waiting for another
+    writer's lock stays interruptible."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # 0o666: the user's umask decides who may read the records, as for any file they make.
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        # Write-only: a file --out may append to but not read takes records too.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     except OSError as exc:
         raise RecordsWriteError(path, exc, None) from None
     try:
         # flock on the file itself: no lock file is left beside the records, and the lock
         # goes with the process (a SIGKILLed writer never holds it forever).
         fcntl.flock(fd, fcntl.LOCK_EX)
-        before = os.fstat(fd).st_size
-        try:
-            _append(fd, before, records)
-        except OSError as exc:
-            with contextlib.suppress(OSError):  # if even this fails, a reader names the line
-                os.ftruncate(fd, before)
-            raise RecordsWriteError(path, exc, _count_lines(fd, before)) from None
+        with hold():
+            before = os.fstat(fd).st_size
+            try:
+                _append(fd, path, before, records)
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # if even this fails, a reader names the line
+                    os.ftruncate(fd, before)
+                raise RecordsWriteError(path, exc, _count_lines(path, before)) from None
     finally:
         os.close(fd)  # releases the lock
 
 
-def _append(fd: int, before: int, records: list[Record]) -> None:
+@contextmanager
+def _reader(path: Path) -> Iterator[int | None]:
+    """A read-only descriptor of the records file, or None where it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _append(fd: int, path: Path, before: int, records: list[Record]) -> None:
     """Each record with one write (a crash leaves whole lines), then fsync."""
-    # A line torn by an earlier crash stays a line of its own: never glued to a good record.
-    if before and os.pread(fd, 1, before - 1) != b"\n":
+    # A line torn by an earlier crash stays a line of its own: never glued to a good record
+    # (a file that cannot be read is not checked).
+    with _reader(path) as reader:
+        torn = bool(before) and reader is not None and os.pread(reader, 1, before - 1) != b"\n"
+    if torn:
         _write_all(fd, b"\n")
     for record in records:
         _write_all(fd, (record.to_json() + "\n").encode())
@@ -203,16 +230,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _count_lines(fd: int, size: int) -> int:
-    """Complete lines in the first `size` bytes of the file."""
+def _count_lines(path: Path, size: int) -> int | None:
+    """Complete lines in the first `size` bytes of the file (None where it cannot be read)."""
     count, offset = 0, 0
-    while offset < size:
-        chunk = os.pread(fd, min(1 << 20, size - offset), offset)
-        if not chunk:
-            break
-        count += chunk.count(b"\n")
-        offset += len(chunk)
-    return count
+    with _reader(path) as reader:
+        while reader is not None and offset < size:
+            chunk = os.pread(reader, min(1 << 20, size - offset), offset)
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            offset += len(chunk)
+    return None if reader is None else count
 
 
 # Whether a reader skips bad lines of a results file (with a warning) or stops at the first
@@ -245,7 +273,11 @@ def _read_file(path: Path) -> list[Record]:
         raise UsageError(f"results file {path} does not exist; pass a .jsonl written by "
                          "`harness run`")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            # Shared: never in the middle of another run's append, or of its undo.
+            with contextlib.suppress(OSError):  # a file system without locks is read as is
+                fcntl.flock(handle, fcntl.LOCK_SH)
+            data = handle.read()
     except OSError as exc:
         raise UsageError(f"results file {path} cannot be read ({exc.strerror}); pass a "
                          ".jsonl written by `harness run`") from None
@@ -291,8 +323,9 @@ def _bad(path: Path, bad: list[tuple[int, str]]) -> None:
 
 # Worst first: a group of records is as bad as its worst one.
 STATUS_SEVERITY = ("error", "timeout", "over-memory", "mismatch", "unsupported", "ok")
-# What makes `harness run` and `harness sweep` exit 1. A sweep's memory budget stopping a cell
-# (over-memory) is the sweep finding where an engine stops fitting, not a failed run.
+# What makes `harness sweep` exit 1; `harness run` also counts over-memory (a budget the user
+# set that a cell broke), while a sweep's budget stopping a cell is the sweep finding where an
+# engine stops fitting, not a failed run.
 FAILURES = frozenset({"error", "timeout", "mismatch"})
 
 

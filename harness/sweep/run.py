@@ -34,8 +34,9 @@ def run_sweep(plan: SweepPlan, progress: ProgressFn) -> list[Record]:
         elapsed = time.perf_counter() - began
         buffer = [replace(r, sweep={**r.sweep, "cell_s": elapsed}) if r.sweep else r
                   for r in buffer]
-        with uninterrupted():  # a Ctrl-C here would leave half a cell for --resume to trust
-            append_records(plan.out, buffer)
+        # Held while written (a Ctrl-C then would leave half a cell for --resume to trust),
+        # not while waiting for another writer's lock.
+        append_records(plan.out, buffer, hold=uninterrupted)
         records += buffer
         progress(f"{cell.describe()} · {worst_status(r.status for r in buffer)}", 1)
     return records

@@ -10,6 +10,10 @@ Axes come in three kinds, by name:
 - layout axes (`chunks`, `npartitions`) change how the same data is cut, not the data;
 - every other axis is a data axis (`rows_per_file`, `shape`, ...): it changes the data.
 The pandas reference runs once per distinct data point, at the size's own layout.
+
+An axis holds numbers (or lists of numbers), or else choices: true/false for a boolean
+parameter (persist-reuse's `persist`), short strings for a string one. A choice axis is
+categorical: the report draws its values side by side, with no scale, fit or slope.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from harness import config
@@ -30,11 +34,15 @@ from harness.declared import Table, load_declared, shipped, validated
 from harness.engines.base import EngineOptions
 from harness.engines.registry import ENGINES, REFERENCE_ENGINE
 from harness.errors import UsageError
+from harness.fmt import fmt_param
 from harness.workloads.registry import get_workload
 
 SWEEP_DIR = Path(__file__).parent / "specs"
 ENGINE_AXES = ("n_workers", "threads_per_worker")
 LAYOUT_AXES = ("chunks", "npartitions")
+MAX_CHOICE_CHARS = 40  # a string axis names a choice ("adaptive"), not a path or a sentence
+KIND_WORDS = {"bool": ("true/false", "true or false"), "str": ("string", "a string"),
+              "number": ("numeric", "a number or a list of numbers")}
 # Rules of thumb the report measures the best point against; a sweep file may override them.
 DEFAULT_RULES: dict[str, list[float]] = {
     "chunk_bytes": [100e6, 1e9],  # Dask's docs and the chapter: chunks of 100 MB - 1 GB
@@ -97,12 +105,8 @@ class Cell:
         return {"name": self.sweep, "cell": self.key, "role": self.role, "axes": dict(self.axes)}
 
     def describe(self) -> str:
-        axes = " ".join(f"{k}={_short(v)}" for k, v in self.axes.items())
+        axes = " ".join(f"{k}={fmt_param(v)}" for k, v in self.axes.items())
         return f"{self.engine} · {self.workload}" + (f" · {axes}" if axes else "")
-
-
-def _short(value: Any) -> str:
-    return "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def sweep_names() -> list[str]:
@@ -115,14 +119,44 @@ def load_sweep(name: str) -> SweepSpec:
 
 
 def _axis_value(value: Any) -> Any:
-    """An axis value is what a workload parameter holds: a number, or a list of numbers."""
+    """An axis value is what a workload parameter holds: a number, a list of numbers, or a
+    choice (true/false, a short string)."""
+    if is_choice(value) and (not isinstance(value, str) or 0 < len(value) <= MAX_CHOICE_CHARS):
+        return value
     items = value if isinstance(value, list) and value else [value]
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
-        raise PydanticCustomError("axis_value", "expected a number or a list of numbers")
+        raise PydanticCustomError("axis_value", "expected a number, a list of numbers, "
+                                  "true/false or a short string")
     return value
 
 
-AxisValues = Annotated[list[Annotated[Any, BeforeValidator(_axis_value)]], Field(min_length=1)]
+def _one_kind(values: list[Any]) -> list[Any]:
+    """All numbers, all true/false or all strings: the report draws each kind its own way."""
+    if len({value_kind(v) for v in values}) > 1:
+        raise PydanticCustomError("axis_kind", "expected values of one kind: all numbers, all "
+                                  "true/false or all strings")
+    return values
+
+
+def value_kind(value: Any) -> str:
+    """'bool', 'str', or 'number' for anything else (a number, a list of numbers, None)."""
+    if isinstance(value, bool):
+        return "bool"
+    return "str" if isinstance(value, str) else "number"
+
+
+def is_choice(value: Any) -> bool:
+    return value_kind(value) != "number"
+
+
+def categorical(values: Iterable[Any]) -> bool:
+    """An axis of choices (true/false, strings): categories, not a scale."""
+    values = list(values)
+    return bool(values) and all(is_choice(v) for v in values)
+
+
+AxisValues = Annotated[list[Annotated[Any, BeforeValidator(_axis_value)]], Field(min_length=1),
+                       AfterValidator(_one_kind)]
 Band = Annotated[list[int | float], Field(min_length=2, max_length=2)]
 
 
@@ -190,10 +224,24 @@ def _study(table: StudyTable, index: int) -> Study:
             known = ", ".join([*ENGINE_AXES, *params])
             raise ValueError(f"{where} axes: {workload.name} has no axis {name!r}; it has: "
                              f"{known}")
+        problem = _choice_problem(name, values, params.get(name))
+        if problem:
+            raise ValueError(f"{where} axes: {problem}")
         if name in ENGINE_AXES and not all(isinstance(v, int) and v >= 1 for v in values):
             raise ValueError(f"{where} axes: {name} counts workers or threads: whole numbers "
                              f"of at least 1, got {list(values)}")
     return Study(workload=workload.name, axes=axes)
+
+
+def _choice_problem(name: str, values: tuple[Any, ...], default: Any) -> str | None:
+    """Choices must be of the parameter's own type: true/false for a boolean, strings for a
+    string. Numbers are left to the workload, as before choices existed."""
+    kind = value_kind(values[0])
+    if kind == "number" or kind == value_kind(default):
+        return None
+    adjective, wanted = KIND_WORDS[value_kind(default)]
+    return (f"{name} is a {adjective} parameter: expected {wanted}, got "
+            f"{json.dumps(list(values))}")
 
 
 def axis_kind(name: str) -> str:
@@ -236,8 +284,9 @@ def _cell(spec: SweepSpec, study: Study, engine: str, size: str, role: str,
 
 
 def data_scale(overrides: Mapping[str, Any]) -> float:
-    """A rough size of a cell's data: the product of its data axes' numbers (for estimates)."""
+    """A rough size of a cell's data: the product of its data axes' numbers (for estimates);
+    true/false is a choice, not a size."""
     numbers = [v for k, val in overrides.items() if axis_kind(k) == "data"
                for v in (val if isinstance(val, list | tuple) else [val])
-               if isinstance(v, int | float)]
+               if isinstance(v, int | float) and not isinstance(v, bool)]  # not a choice
     return float(math.prod(numbers)) if numbers else 1.0

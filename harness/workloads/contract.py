@@ -109,6 +109,9 @@ class Workload(Generic[Inputs, Answer]):
     graph: Callable[[Inputs], Any] | None = None
     # Layout knobs a sweep may set (npartitions, ...) and their defaults at every size.
     tunables: Params = field(default_factory=dict)
+    # Runs on a cluster it starts itself: the engine's cluster-memory view would describe
+    # the engine's own workers, idle meanwhile, so such records carry none.
+    own_cluster: bool = False
 
     def params(self, size: str, overrides: Params | None = None) -> dict[str, Any]:
         """The size's parameters, with a sweep's axis values in place of the defaults."""

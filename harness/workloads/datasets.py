@@ -118,6 +118,12 @@ def materialize(kind: str, name: str, make: Make, meta: dict[str, Any]) -> Datas
                   file=sys.stderr, flush=True)
             _discard(final)
     if not manifest_path.exists():
+        # A folder without its manifest (a hand-made copy, or left by a crash) is never a
+        # finished dataset, which is renamed into place whole: it would block the rename.
+        if final.exists() and not manifest_path.exists():
+            print(f"harness: warning: dataset {name}: its folder has no manifest.json; "
+                  "regenerating it", file=sys.stderr, flush=True)
+            _discard(final)
         _generate(final, kind, make, meta)
     _VERIFIED.add(final)
     manifest = json.loads(manifest_path.read_text())

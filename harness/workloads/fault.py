@@ -8,8 +8,8 @@ engine runs it in the session process; the reference answer never fails):
 - allocate: the task holds `gib` GiB of memory for `hold_s` seconds.
 - kill-worker: the task's first attempt SIGKILLs the process it runs in (a Dask worker, a
   Spark Python worker; the session itself on one-process engines), as the kernel's OOM killer
-  would; a marker file under the data dir makes every later attempt of the workload's runs go
-  normally, so a scheduler that retries the task gets the right answer.
+  would; a marker file under the data dir makes every later attempt go normally (the task's
+  retries, so a scheduler that retries it gets the right answer, and the workload's later runs).
 - kill-jvm: the Spark body SIGKILLs its JVM while a job runs (other engines: raise).
 Not in the default or nightly suite: `-w fault` runs mode none; a suite file of your own sets
 the mode in a `[params.fault]` table.
@@ -17,10 +17,12 @@ the mode in a `[params.fault]` table.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -55,13 +57,21 @@ def prepare(params: Mapping[str, Any]) -> Fault:
     mode = str(params["mode"])
     if mode not in MODES:
         raise ValueError(f"fault mode {mode!r} is not one of {', '.join(MODES)}")
-    # One marker per preparation: each run of the workload kills its worker once.
+    # One marker per preparation: only the workload's first run kills its worker. The marker
+    # goes with the prepared inputs (when the workload's runs are over, or its session ends).
     folder = data_dir() / "faults"
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / f"{mode}-{os.getpid()}-{time.time_ns()}"
-    return Fault(mode=mode, tasks=int(params["tasks"]), task_s=float(params["task_s"]),
-                 gib=float(params["gib"]), hold_s=float(params["hold_s"]),
-                 hang_s=float(params["hang_s"]), marker=str(marker))
+    fault = Fault(mode=mode, tasks=int(params["tasks"]), task_s=float(params["task_s"]),
+                  gib=float(params["gib"]), hold_s=float(params["hold_s"]),
+                  hang_s=float(params["hang_s"]), marker=str(marker))
+    weakref.finalize(fault, _remove, str(marker))
+    return fault
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def task(fault: Fault, i: int) -> int:
