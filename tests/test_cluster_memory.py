@@ -255,7 +255,7 @@ def test_localcluster_tree_and_workers_agree(dask_distributed_engine) -> None:
         tree = _tree_workers(record, {w["pid"] for w in workers})
         cluster = record.peak_cluster_rss_bytes
         assert cluster is not None and abs(cluster - tree) <= 0.10 * tree, (params, cluster, tree)
-        assert record.metrics["cluster_sampler_cpu_s"] > 0
+        assert record.metrics["cluster_sampler_cpu_s"] >= 0
     assert abs(_growth(record) - 512 * MiB) <= 0.10 * 512 * MiB, _growth(record)
     assert record.metrics["cluster_sum_of_peaks_bytes"] >= cluster
 

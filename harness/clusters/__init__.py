@@ -46,9 +46,9 @@ def shape_for(kind: str, workers: int | None, threads: int | None,
     from harness import config
 
     default_workers, default_threads = DEFAULT_SHAPES[kind]
-    counts = {"--workers": (workers, default_workers, config.MAX_WORKERS),
-              "--threads": (threads, default_threads, config.MAX_THREADS)}
-    for flag, (value, _, limit) in counts.items():
+    counts = {"--workers": (workers, config.MAX_WORKERS),
+              "--threads": (threads, config.MAX_THREADS)}
+    for flag, (value, limit) in counts.items():
         if value is not None and not 1 <= value <= limit:
             raise UsageError(f"{flag} must be between 1 and {limit}, got {value}")
     return Shape(workers=default_workers if workers is None else workers,

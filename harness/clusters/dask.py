@@ -42,8 +42,6 @@ def _bring_up(up: Launcher, shape: Shape, port: int) -> None:
     dashboard = info.get("services", {}).get("dashboard")
     cluster.ui = f"http://{LOOPBACK}:{dashboard}/status" if dashboard else None
     up.launch("workers", worker_cmd(scheduler_file, shape, cluster.folder / "workers"), env)
-    if up.journal is not None:
-        up.journal(cluster)
     _wait_for_workers(up, shape.workers)
 
 

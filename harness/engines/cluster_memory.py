@@ -76,7 +76,7 @@ class ClusterSampler:
             self._start()
             self._started = True
         except Exception as exc:
-            self.result.note = f"not measured: {_error_text(exc)}"
+            self.result.note = f"not measured: {error_text(exc)}"
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -86,7 +86,7 @@ class ClusterSampler:
         try:
             self.result = self._stop()
         except Exception as error:
-            self.result = ClusterMemory(self.source, note=f"not measured: {_error_text(error)}")
+            self.result = ClusterMemory(self.source, note=f"not measured: {error_text(error)}")
 
 
 @runtime_checkable
@@ -130,6 +130,7 @@ def peak_of_sum(series: list[tuple[list[float], list[int]]], interval_s: float) 
     return int(filled.sum(axis=0).max())
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """An exception as one short line for a record's note (type, message, whitespace folded)."""
     text = " ".join(str(exc).split()) or "no message"
     return f"{type(exc).__name__}: {text}"[:300]

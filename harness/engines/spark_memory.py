@@ -38,6 +38,8 @@ TREE_METRICS = {"jvm": "ProcessTreeJVMRSSMemory", "python": "ProcessTreePythonRS
 REST_TIMEOUT_S = 30.0
 BUS_WAIT_MS = 30_000  # the listener bus catching up with the run's last events
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Straight to the driver: an http_proxy in the environment must not carry these requests away.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def spark_conf(spark_local_ip: str | None) -> dict[str, str]:
@@ -54,8 +56,7 @@ def spark_conf(spark_local_ip: str | None) -> dict[str, str]:
 
 def rest_get(ui_url: str, path: str) -> Any:
     """One GET on the driver's REST API, never through a proxy."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{ui_url}/api/v1{path}", timeout=REST_TIMEOUT_S) as answer:
+    with _DIRECT.open(f"{ui_url}/api/v1{path}", timeout=REST_TIMEOUT_S) as answer:
         return json.load(answer)
 
 

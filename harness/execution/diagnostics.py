@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from harness.engines.base import Engine
+from harness.engines.cluster_memory import error_text
 from harness.engines.dask import DaskDistributedEngine
 from harness.engines.spark import SparkEngine
 
@@ -76,7 +77,7 @@ class RunDiagnostics:
                                 "dask-distributed (performance_report) and spark (event log) "
                                 "have diagnostics"}
         except Exception as exc:  # a scheduler that does not answer: the run goes on without
-            self.metrics |= {"path": None, "error": _error_text(exc)}
+            self.metrics |= {"path": None, "error": error_text(exc)}
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -90,7 +91,7 @@ class RunDiagnostics:
             elif isinstance(self.engine, SparkEngine):
                 self._end_job_group(self.engine)
         except Exception as error:  # the run's own outcome stands; say what is missing
-            self.metrics |= {"path": None, "error": _error_text(error)}
+            self.metrics |= {"path": None, "error": error_text(error)}
         self.metrics["write_s"] = time.perf_counter() - t0
 
     def as_metrics(self) -> dict[str, Any]:
@@ -145,8 +146,3 @@ def event_log(engine: SparkEngine) -> Path | None:
 def _who(fields: dict[str, Any]) -> dict[str, Any]:
     keys = ("run_id", "workload", "engine", "size", "repeat", "phase", "params")
     return {k: fields.get(k) for k in keys}
-
-
-def _error_text(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no message"
-    return f"{type(exc).__name__}: {text}"[:300]

@@ -10,6 +10,7 @@ from harness.workloads.contract import Compute, Context, Workload
 from harness.workloads.datasets import Dataset, read_csv_pandas
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkFrame
     from pyspark.sql import SparkSession
 
 KEYS = ("count", "sum_value", "sum_value_squared")
@@ -44,12 +45,19 @@ def dask_body(ds: Dataset, compute: Compute, ctx: Context) -> dict[str, float]:
     return as_answer(compute(*lazy_totals(ds)))
 
 
+def spark_derive(frame: SparkFrame) -> SparkFrame:
+    """derive() in Spark's terms."""
+    from pyspark.sql import functions as F
+
+    return frame.filter(F.col("value") > 0).withColumn("value_squared", F.col("value") ** 2)
+
+
 def spark_body(ds: Dataset, spark: SparkSession, ctx: Context) -> dict[str, float]:
     from pyspark.sql import functions as F
 
-    derived = (spark_frame(spark, ds).filter(F.col("value") > 0)
-               .withColumn("value_squared", F.col("value") ** 2))
+    derived = spark_derive(spark_frame(spark, ds))
     row = derived.agg(F.count("value_squared"), F.sum("value"), F.sum("value_squared")).first()
+    assert row is not None  # an aggregate without grouping has exactly one row
     return as_answer(tuple(row))
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from harness.workloads import filter_derive
 from harness.workloads.checks import CheckResult, check_frame
 from harness.workloads.common.frames import (
     CHAPTER_CSV_SIZES,
@@ -64,9 +65,8 @@ def prepare(params: Params) -> Reuse:
 
 def derive(frame: Any) -> Any:
     """The frame every computation reuses; the same code on a pandas and a Dask frame."""
-    positive = frame[frame["value"] > 0]
-    return positive.assign(value_squared=positive["value"] ** 2,
-                           hour=positive["timestamp"].dt.hour)
+    derived = filter_derive.derive(frame)
+    return derived.assign(hour=derived["timestamp"].dt.hour)
 
 
 def by_category(frame: Any) -> Any:
@@ -180,9 +180,8 @@ def spark_body(inputs: Reuse, spark: SparkSession, ctx: Context) -> Answer:
 
     note_partitions(ctx, inputs.ds, None)
     with spark_layout(spark, inputs.ds):
-        df = spark_frame(spark, inputs.ds).filter(F.col("value") > 0)
-        df = (df.withColumn("value_squared", F.col("value") ** 2)
-              .withColumn("hour", F.hour("timestamp")))
+        df = filter_derive.spark_derive(spark_frame(spark, inputs.ds))
+        df = df.withColumn("hour", F.hour("timestamp"))
         with spark_kept(spark, df, inputs.persist, ctx) as frame:
             return timed_parts(ctx, lambda name: SPARK_COMPUTATIONS[name](frame))
 
